@@ -1,0 +1,5 @@
+#include "config.h"
+
+#include "agent.h"
+
+int agent_placeholder_;

@@ -1,0 +1,5 @@
+#include "config.h"
+
+#include "apps.h"
+
+int apps_placeholder_;

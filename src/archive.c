@@ -1,0 +1,5 @@
+#include "config.h"
+
+#include "archive.h"
+
+int archive_placeholder_;

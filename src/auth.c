@@ -1,0 +1,5 @@
+#include "config.h"
+
+#include "auth.h"
+
+int auth_placeholder_;

@@ -1,0 +1,6 @@
+#ifndef SLIPWAY_AUTH_H
+#define SLIPWAY_AUTH_H
+
+extern int auth_placeholder_;
+
+#endif

@@ -1,0 +1,5 @@
+#include "config.h"
+
+#include "compose.h"
+
+int compose_placeholder_;

@@ -1,0 +1,5 @@
+#include "config.h"
+
+#include "config.h"
+
+int config_placeholder_;

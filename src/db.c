@@ -1,0 +1,5 @@
+#include "config.h"
+
+#include "db.h"
+
+int db_placeholder_;

@@ -1,0 +1,5 @@
+#include "config.h"
+
+#include "docker.h"
+
+int docker_placeholder_;

@@ -1,0 +1,5 @@
+#include "config.h"
+
+#include "form.h"
+
+int form_placeholder_;

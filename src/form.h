@@ -1,0 +1,6 @@
+#ifndef SLIPWAY_FORM_H
+#define SLIPWAY_FORM_H
+
+extern int form_placeholder_;
+
+#endif

@@ -1,0 +1,5 @@
+#include "config.h"
+
+#include "gpu.h"
+
+int gpu_placeholder_;

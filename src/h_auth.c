@@ -1,0 +1,5 @@
+#include "config.h"
+
+#include "handlers.h"
+
+int h_auth_placeholder_;

@@ -1,0 +1,4 @@
+#ifndef SLIPWAY_HANDLERS_H
+#define SLIPWAY_HANDLERS_H
+
+#endif

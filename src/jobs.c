@@ -1,0 +1,5 @@
+#include "config.h"
+
+#include "jobs.h"
+
+int jobs_placeholder_;

@@ -1,0 +1,5 @@
+#include "config.h"
+
+#include "jsonx.h"
+
+int jsonx_placeholder_;

@@ -1,0 +1,56 @@
+/*
+ * Every cap and default in one place (grep here first).
+ */
+#ifndef SLIPWAY_LIMITS_H
+#define SLIPWAY_LIMITS_H
+
+/* Requests */
+#define LIMIT_JSON_BODY		(1024 * 1024)	/* non-upload request bodies */
+#define LIMIT_FORM_FIELDS	64		/* fields in a form or multipart body */
+#define LIMIT_FIELD_VALUE	(64 * 1024)	/* one text field */
+#define LIMIT_QUERY		4096		/* QUERY_STRING bytes */
+#define LIMIT_PATH		1024		/* request path bytes */
+#define DEFAULT_MAX_UPLOAD	"2g"		/* SLIPWAY_MAX_UPLOAD (nginx syntax) */
+#define DEFAULT_MAX_UPLOAD_BYTES (2ULL * 1024 * 1024 * 1024)
+
+/* Users and tokens */
+#define LIMIT_USERNAME		32
+#define LIMIT_PASSWORD_MIN	8
+#define LIMIT_PASSWORD_MAX	256
+#define TOKEN_BYTES		32		/* 256 random bits */
+#define DEFAULT_TOKEN_TTL	(72 * 3600)	/* SLIPWAY_TOKEN_TTL, seconds */
+#define LOGIN_FAIL_WINDOW	300		/* seconds */
+#define LOGIN_FAIL_MAX_USER	5		/* failures per username per window */
+#define LOGIN_FAIL_MAX_ADDR	20		/* failures per address per window */
+
+/* Apps */
+#define LIMIT_APP_NAME		63
+#define LIMIT_DESCRIPTION	1024
+#define APP_ID_LEN		12
+#define LIMIT_ALLOW_IPS		64		/* entries in allow_ips */
+#define LIMIT_AUTH_HEADER	512
+#define LIMIT_ENVS		64		/* envs entries */
+#define LIMIT_ENV_NAME		128
+#define LIMIT_ENV_VALUE		4096
+#define LIMIT_VRAM_MIB		(1024 * 1024)	/* 1 TiB */
+#define DEFAULT_PORT_RANGE	"7860-8860"
+#define DEFAULT_START_TIMEOUT	60		/* seconds until ready */
+#define DEFAULT_BUILD_TIMEOUT	1800		/* seconds */
+#define LOG_TAIL_MAX		100000		/* lines */
+
+/* Archives */
+#define ARCHIVE_MAX_ENTRIES	20000
+#define ARCHIVE_MAX_BYTES	(4ULL * 1024 * 1024 * 1024)	/* unpacked */
+#define ARCHIVE_MAX_RATIO	200		/* unpacked / packed */
+#define ARCHIVE_RATIO_FLOOR	(16ULL * 1024 * 1024)	/* ratio applies above */
+#define ARCHIVE_MAX_PATH	1024
+#define ARCHIVE_MAX_DEPTH	64
+
+/* Container API */
+#define PAGE_SIZE_DEFAULT	20
+#define PAGE_SIZE_MAX		100
+
+/* SQLite */
+#define DB_BUSY_TIMEOUT_MS	10000
+
+#endif

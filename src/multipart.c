@@ -1,0 +1,5 @@
+#include "config.h"
+
+#include "multipart.h"
+
+int multipart_placeholder_;

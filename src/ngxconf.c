@@ -1,0 +1,5 @@
+#include "config.h"
+
+#include "ngxconf.h"
+
+int ngxconf_placeholder_;

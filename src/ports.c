@@ -1,0 +1,5 @@
+#include "config.h"
+
+#include "ports.h"
+
+int ports_placeholder_;

@@ -1,0 +1,5 @@
+#include "config.h"
+
+#include "req.h"
+
+int req_placeholder_;

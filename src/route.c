@@ -1,0 +1,5 @@
+#include "config.h"
+
+#include "route.h"
+
+int route_placeholder_;

@@ -1,0 +1,5 @@
+#include "config.h"
+
+#include "valid.h"
+
+int valid_placeholder_;

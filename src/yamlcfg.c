@@ -1,0 +1,5 @@
+#include "config.h"
+
+#include "yamlcfg.h"
+
+int yamlcfg_placeholder_;
