@@ -1,5 +1,0 @@
-#include "config.h"
-
-#include "config.h"
-
-int config_placeholder_;

@@ -1,0 +1,5 @@
+#include "config.h"
+
+#include "netaddr.h"
+
+int netaddr_placeholder_;

@@ -1,0 +1,6 @@
+#ifndef SLIPWAY_NETADDR_H
+#define SLIPWAY_NETADDR_H
+
+extern int netaddr_placeholder_;
+
+#endif
