@@ -8,7 +8,7 @@
 
 #include "buf.h"
 #include "conf.h"
-#include "limits.h"
+#include "caps.h"
 #include "log.h"
 #include "valid.h"
 

@@ -7,7 +7,7 @@
 
 #include "buf.h"
 #include "db.h"
-#include "limits.h"
+#include "caps.h"
 #include "log.h"
 
 /*

@@ -1,8 +1,9 @@
 /*
- * Every cap and default in one place (grep here first).
+ * caps: every cap and default in one place (grep here first).
+ * (Not limits.h: gcc's syslimits.h include_next would find it.)
  */
-#ifndef SLIPWAY_LIMITS_H
-#define SLIPWAY_LIMITS_H
+#ifndef SLIPWAY_CAPS_H
+#define SLIPWAY_CAPS_H
 
 /* Requests */
 #define LIMIT_JSON_BODY		(1024 * 1024)	/* non-upload request bodies */
