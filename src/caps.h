@@ -54,4 +54,29 @@
 /* SQLite */
 #define DB_BUSY_TIMEOUT_MS	10000
 
+/* GPUs (gpu.c) */
+#define GPU_MAX			64		/* GPUs one host may report */
+#define GPU_NAME_MAX		96		/* bytes of a GPU name */
+#define GPU_UUID_MAX		80		/* bytes of a GPU UUID */
+#define GPU_MEM_MAX_MIB		(4LL * 1024 * 1024)	/* 4 TiB on one GPU */
+#define GPU_SMI_OUTPUT_MAX	(64 * 1024)	/* nvidia-smi output bytes read */
+#define GPU_SMI_TIMEOUT_MS	10000		/* nvidia-smi may run this long */
+#define GPU_ALLOC_SEARCH_MAX	200000		/* subsets tried for a multi-GPU split */
+#define DEFAULT_NVIDIA_SMI	"nvidia-smi"	/* SLIPWAY_NVIDIA_SMI */
+
+/* Docker Engine API (docker.c) */
+#define DOCKER_API_MINOR_MIN	41		/* refuse daemons below API 1.41 */
+#define DOCKER_API_MINOR_MAX	43		/* newest API version spoken (1.43) */
+#define DOCKER_CONNECT_TIMEOUT_MS 2000		/* connecting to the socket */
+#define DOCKER_CALL_TIMEOUT	30		/* seconds: inspect, list, create, start */
+#define DOCKER_SLOW_TIMEOUT	600		/* seconds: image remove, prune */
+#define DOCKER_REPLY_MAX	(16 * 1024 * 1024)	/* one reply body (inspect, list) */
+#define DOCKER_ERROR_MAX	(64 * 1024)	/* one error reply body */
+#define DOCKER_LINE_MAX		(1024 * 1024)	/* one message of a JSON stream */
+#define DOCKER_FIELD_MAX	1024		/* id, name, image ref, state in a reply */
+#define DOCKER_TEXT_MAX		(64 * 1024)	/* label value or error text in a reply */
+#define DOCKER_LABELS_MAX	512		/* labels kept per object (more: skipped) */
+#define DOCKER_REFS_MAX		256		/* refs kept per image or image load */
+#define DOCKER_PORTS_MAX	1024		/* port entries kept per container */
+
 #endif
