@@ -1,5 +1,505 @@
 #include "config.h"
 
-#include "apps.h"
+#include <json-c/json.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
 
-int apps_placeholder_;
+#include "apps.h"
+#include "auth.h"
+#include "buf.h"
+#include "caps.h"
+#include "conf.h"
+#include "db.h"
+#include "jobs.h"
+#include "log.h"
+#include "netaddr.h"
+#include "form.h"
+#include "req.h"
+#include "valid.h"
+
+static char *
+app_col(sqlite3_stmt *st, int i)
+{
+	char *s = db_col_strdup(st, i);
+
+	return s != NULL ? s : xstrdup("");
+}
+
+struct app *
+app_from_row(sqlite3_stmt *st)
+{
+	struct app *a = xcalloc(1, sizeof(*a));
+	int i = 0;
+
+	a->id = sqlite3_column_int64(st, i++);
+	a->app_id = app_col(st, i++);
+	a->name = app_col(st, i++);
+	a->description = app_col(st, i++);
+	a->type = app_col(st, i++);
+	a->status = app_col(st, i++);
+	a->status_detail = app_col(st, i++);
+	a->desired = app_col(st, i++);
+	a->owner_id = sqlite3_column_int64(st, i++);
+	a->owner = app_col(st, i++);
+	a->port = sqlite3_column_int(st, i++);
+	a->container_port = sqlite3_column_int(st, i++);
+	a->docker_id = app_col(st, i++);
+	a->image = app_col(st, i++);
+	a->entry = app_col(st, i++);
+	a->allow_ips = app_col(st, i++);
+	a->auth_header = app_col(st, i++);
+	a->vram_required = sqlite3_column_int64(st, i++);
+	a->gpus = app_col(st, i++);
+	a->envs = app_col(st, i++);
+	a->plugin_release = db_col_strdup(st, i++);
+	a->model = sqlite3_column_type(st, i) == SQLITE_NULL ? -1 :
+	    sqlite3_column_int64(st, i);
+	i++;
+	a->params = db_col_strdup(st, i++);
+	a->labels = app_col(st, i++);
+	a->metadata = app_col(st, i++);
+	a->template_id = sqlite3_column_int64(st, i++);
+	a->last_heartbeat = sqlite3_column_int64(st, i++);
+	a->created_at = sqlite3_column_int64(st, i++);
+	a->updated_at = sqlite3_column_int64(st, i++);
+	a->last_job_id = sqlite3_column_int64(st, i++);
+	a->last_job_state = app_col(st, i++);
+	return a;
+}
+
+void
+app_free(struct app *a)
+{
+	if (a == NULL)
+		return;
+	free(a->app_id); free(a->name); free(a->description); free(a->type);
+	free(a->status); free(a->status_detail); free(a->desired);
+	free(a->owner); free(a->docker_id); free(a->image); free(a->entry);
+	free(a->allow_ips); free(a->auth_header); free(a->gpus); free(a->envs);
+	free(a->plugin_release); free(a->params); free(a->labels);
+	free(a->metadata); free(a->last_job_state);
+	free(a);
+}
+
+static enum apps_result
+app_query_one(struct db *db, sqlite3_stmt *st, const struct user *viewer,
+    struct app **out)
+{
+	enum apps_result res;
+	struct app *a;
+
+	if (st == NULL)
+		return APPS_ERROR;
+	switch (sqlite3_step(st)) {
+	case SQLITE_ROW:
+		a = app_from_row(st);
+		if (viewer != NULL && !viewer->is_admin &&
+		    a->owner_id != viewer->id) {
+			app_free(a);
+			res = APPS_NOT_FOUND;	/* never reveal others' apps */
+			break;
+		}
+		*out = a;
+		res = APPS_OK;
+		break;
+	case SQLITE_DONE:
+		res = APPS_NOT_FOUND;
+		break;
+	default:
+		log_warnx("%s", sqlite3_errmsg(db->conn));
+		res = APPS_ERROR;
+	}
+	sqlite3_finalize(st);
+	return res;
+}
+
+enum apps_result
+app_load_rowid(struct db *db, int64_t id, const struct user *viewer,
+    struct app **out)
+{
+	sqlite3_stmt *st = db_prepare(db, "SELECT " APP_COLUMNS APP_FROM
+	    "WHERE a.id = ? AND a.status <> 'deleting'");
+
+	if (st != NULL)
+		db_bind_int(st, 1, id);
+	return app_query_one(db, st, viewer, out);
+}
+
+enum apps_result
+app_load(struct db *db, const char *key, const struct user *viewer,
+    struct app **out)
+{
+	sqlite3_stmt *st;
+	long long id;
+	size_t n, i;
+
+	if (key == NULL)
+		return APPS_NOT_FOUND;
+	if (valid_app_id(key) == 0) {
+		st = db_prepare(db, "SELECT " APP_COLUMNS APP_FROM
+		    "WHERE a.app_id = ? AND a.status <> 'deleting'");
+		if (st != NULL)
+			db_bind_text(st, 1, key);
+		if (app_query_one(db, st, viewer, out) == APPS_OK)
+			return APPS_OK;
+	}
+	if (valid_int(key, 1, INT64_MAX, &id) == 0)
+		return app_load_rowid(db, id, viewer, out);
+	/* A Docker container id or its prefix (12..64 lowercase hex). */
+	n = strlen(key);
+	if (n < 12 || n > 64)
+		return APPS_NOT_FOUND;
+	for (i = 0; i < n; i++)
+		if (!((key[i] >= '0' && key[i] <= '9') ||
+		    (key[i] >= 'a' && key[i] <= 'f')))
+			return APPS_NOT_FOUND;
+	st = db_prepare(db, "SELECT " APP_COLUMNS APP_FROM
+	    "WHERE a.docker_id IS NOT NULL AND substr(a.docker_id, 1, ?) = ? "
+	    "AND a.status <> 'deleting'");
+	if (st != NULL) {
+		db_bind_int(st, 1, (int64_t)n);
+		db_bind_text(st, 2, key);
+	}
+	return app_query_one(db, st, viewer, out);
+}
+
+int
+app_new_id(struct db *db, char out[13])
+{
+	sqlite3_stmt *st;
+	int tries, taken;
+
+	for (tries = 0; tries < 8; tries++) {
+		auth_random_id(out, APP_ID_LEN);
+		if ((st = db_prepare(db, "SELECT 1 FROM apps WHERE app_id = ?"))
+		    == NULL)
+			return -1;
+		db_bind_text(st, 1, out);
+		taken = sqlite3_step(st) == SQLITE_ROW;
+		sqlite3_finalize(st);
+		if (!taken)
+			return 0;
+	}
+	return -1;
+}
+
+enum apps_result
+app_create(struct db *db, const struct app_new *n, int64_t *rowid_out,
+    int64_t *job_out)
+{
+	sqlite3_stmt *st;
+	int64_t now = db_now(), rowid;
+	int rc;
+
+	if (db_begin(db) == -1)
+		return APPS_ERROR;
+	st = db_prepare(db, "INSERT INTO apps(app_id, name, description, type, "
+	    "status, status_detail, desired, owner_id, entry, allow_ips, "
+	    "auth_header, vram_required, envs, plugin_release, model, params, "
+	    "labels, metadata, template_id, created_at, updated_at) VALUES "
+	    "(?, ?, ?, ?, 'queued', 'waiting for the agent', 'running', ?, ?, "
+	    "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+	if (st == NULL)
+		goto fail;
+	db_bind_text(st, 1, n->app_id);
+	db_bind_text(st, 2, n->name);
+	db_bind_text(st, 3, n->description ? n->description : "");
+	db_bind_text(st, 4, n->type);
+	db_bind_int(st, 5, n->owner_id);
+	db_bind_text(st, 6, n->entry);
+	db_bind_text(st, 7, n->allow_ips ? n->allow_ips : "");
+	db_bind_text(st, 8, n->auth_header ? n->auth_header : "");
+	db_bind_int(st, 9, n->vram_required);
+	db_bind_text(st, 10, n->envs ? n->envs : "{}");
+	db_bind_text(st, 11, n->plugin_release);
+	if (n->model >= 0)
+		db_bind_int(st, 12, n->model);
+	else
+		sqlite3_bind_null(st, 12);
+	db_bind_text(st, 13, n->params);
+	db_bind_text(st, 14, n->labels ? n->labels : "[]");
+	db_bind_text(st, 15, n->metadata ? n->metadata : "{}");
+	if (n->template_id > 0)
+		db_bind_int(st, 16, n->template_id);
+	else
+		sqlite3_bind_null(st, 16);
+	db_bind_int(st, 17, now);
+	db_bind_int(st, 18, now);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+			db_rollback(db);
+			return APPS_CONFLICT;
+		}
+		log_warnx("insert app: %s", sqlite3_errmsg(db->conn));
+		goto fail;
+	}
+	rowid = db_last_id(db);
+	if (jobs_enqueue(db, rowid, JOB_DEPLOY, job_out) == -1 ||
+	    db_commit(db) == -1)
+		goto fail;
+	*rowid_out = rowid;
+	return APPS_OK;
+fail:
+	db_rollback(db);
+	return APPS_ERROR;
+}
+
+/* Add a JSON value parsed from stored text, or a fallback. */
+static void
+app_add_json_text(struct json_object *o, const char *key, const char *text,
+    struct json_object *fallback)
+{
+	struct json_object *v = text && *text ? json_tokener_parse(text) : NULL;
+
+	if (v == NULL)
+		v = fallback;
+	else
+		json_object_put(fallback);
+	json_object_object_add(o, key, v);
+}
+
+struct json_object *
+app_to_json(const struct app *a, const struct conf *conf)
+{
+	struct json_object *o = json_object_new_object(), *arr;
+	struct buf url = BUF_INIT;
+	const char *p, *comma;
+	long long gi;
+	char one[16];
+
+	json_object_object_add(o, "id", json_object_new_string(a->app_id));
+	json_object_object_add(o, "row_id", json_object_new_int64(a->id));
+	json_object_object_add(o, "name", json_object_new_string(a->name));
+	json_object_object_add(o, "description",
+	    json_object_new_string(a->description));
+	json_object_object_add(o, "type", json_object_new_string(a->type));
+	json_object_object_add(o, "status", json_object_new_string(a->status));
+	json_object_object_add(o, "status_detail",
+	    json_object_new_string(a->status_detail));
+	buf_printf(&url, "/apps/%s/", a->app_id);
+	json_object_object_add(o, "url", json_object_new_string(url.data));
+	buf_reset(&url);
+	buf_printf(&url, "http://%s:%d/apps/%s/", conf->public_host,
+	    conf->apps_port, a->app_id);
+	json_object_object_add(o, "endpoint", json_object_new_string(url.data));
+	json_object_object_add(o, "port", a->port > 0 ?
+	    json_object_new_int(a->port) : NULL);
+	arr = json_object_new_array();
+	for (p = a->gpus; p != NULL && *p != '\0'; p = comma ? comma + 1 : NULL) {
+		comma = strchr(p, ',');
+		if ((size_t)(comma ? comma - p : (long)strlen(p)) < sizeof(one)) {
+			memcpy(one, p, comma ? (size_t)(comma - p) : strlen(p));
+			one[comma ? (size_t)(comma - p) : strlen(p)] = '\0';
+			if (valid_int(one, 0, 1024, &gi) == 0)
+				json_object_array_add(arr,
+				    json_object_new_int((int)gi));
+		}
+	}
+	json_object_object_add(o, "gpus", arr);
+	json_object_object_add(o, "vram_required",
+	    json_object_new_int64(a->vram_required));
+	arr = json_object_new_array();
+	for (p = a->allow_ips; p != NULL && *p != '\0';
+	    p = comma ? comma + 1 : NULL) {
+		comma = strchr(p, ',');
+		json_object_array_add(arr, json_object_new_string_len(p,
+		    comma ? (int)(comma - p) : (int)strlen(p)));
+	}
+	json_object_object_add(o, "allow_ips", arr);
+	json_object_object_add(o, "has_auth_header",
+	    json_object_new_boolean(a->auth_header[0] != '\0'));
+	app_add_json_text(o, "envs", a->envs, json_object_new_object());
+	json_object_object_add(o, "owner", json_object_new_string(a->owner));
+	json_object_object_add(o, "created_at",
+	    json_object_new_int64(a->created_at));
+	json_object_object_add(o, "updated_at",
+	    json_object_new_int64(a->updated_at));
+	buf_release(&url);
+	return o;
+}
+
+enum apps_result
+app_request(struct db *db, const struct app *a, const char *desired,
+    const char *job_kind, int64_t *job_out)
+{
+	sqlite3_stmt *st;
+	enum job_kind kind;
+
+	if (jobs_kind_parse(job_kind, &kind) == -1)
+		return APPS_ERROR;
+	if (db_begin(db) == -1)
+		return APPS_ERROR;
+	st = db_prepare(db, "UPDATE apps SET desired = ?, updated_at = ? "
+	    "WHERE id = ? AND status <> 'deleting'");
+	if (st == NULL)
+		goto fail;
+	db_bind_text(st, 1, desired);
+	db_bind_int(st, 2, db_now());
+	db_bind_int(st, 3, a->id);
+	if (db_exec_stmt(db, st) == -1)
+		goto fail;
+	if (db_changes(db) != 1) {
+		db_rollback(db);
+		return APPS_NOT_FOUND;
+	}
+	if (jobs_cancel_pending(db, a->id) == -1 ||
+	    jobs_enqueue(db, a->id, kind, job_out) == -1 || db_commit(db) == -1)
+		goto fail;
+	return APPS_OK;
+fail:
+	db_rollback(db);
+	return APPS_ERROR;
+}
+
+enum apps_result
+app_request_delete(struct db *db, const struct app *a)
+{
+	sqlite3_stmt *st;
+
+	if (db_begin(db) == -1)
+		return APPS_ERROR;
+	st = db_prepare(db, "UPDATE apps SET status = 'deleting', desired = "
+	    "'deleted', status_detail = 'deleting', updated_at = ? WHERE id = ? "
+	    "AND status <> 'deleting'");
+	if (st == NULL)
+		goto fail;
+	db_bind_int(st, 1, db_now());
+	db_bind_int(st, 2, a->id);
+	if (db_exec_stmt(db, st) == -1)
+		goto fail;
+	if (db_changes(db) != 1) {
+		db_rollback(db);
+		return APPS_NOT_FOUND;
+	}
+	if (jobs_cancel_pending(db, a->id) == -1 ||
+	    jobs_enqueue(db, a->id, JOB_DELETE, NULL) == -1 ||
+	    db_commit(db) == -1)
+		goto fail;
+	return APPS_OK;
+fail:
+	db_rollback(db);
+	return APPS_ERROR;
+}
+
+int
+app_envs_parse(struct req *r, const char *text, char **out)
+{
+	struct json_object *o = NULL, *canon = NULL;
+	struct json_tokener *tok;
+	int rc = -1, n = 0;
+
+	tok = json_tokener_new_ex(4);
+	o = json_tokener_parse_ex(tok, text, (int)strlen(text));
+	if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||
+	    !json_object_is_type(o, json_type_object)) {
+		req_fail(r, HERR_BAD_REQUEST, "invalid_envs",
+		    "envs must be a JSON object of strings");
+		goto out;
+	}
+	canon = json_object_new_object();
+	json_object_object_foreach(o, key, val) {
+		if (++n > LIMIT_ENVS) {
+			req_fail(r, HERR_BAD_REQUEST, "invalid_envs",
+			    "at most %d environment variables", LIMIT_ENVS);
+			goto out;
+		}
+		if (valid_env_name(key) == -1) {
+			req_fail(r, HERR_BAD_REQUEST, "invalid_envs",
+			    "environment variable names must match "
+			    "^[A-Za-z_][A-Za-z0-9_]*$");
+			goto out;
+		}
+		if (val == NULL || !(json_object_is_type(val, json_type_string)
+		    || json_object_is_type(val, json_type_int) ||
+		    json_object_is_type(val, json_type_double) ||
+		    json_object_is_type(val, json_type_boolean))) {
+			req_fail(r, HERR_BAD_REQUEST, "invalid_envs",
+			    "environment variable %s must be a string", key);
+			goto out;
+		}
+		if (valid_env_value(json_object_get_string(val)) == -1 ||
+		    strlen(json_object_get_string(val)) !=
+		    (size_t)(json_object_is_type(val, json_type_string) ?
+		    json_object_get_string_len(val) :
+		    (int)strlen(json_object_get_string(val)))) {
+			req_fail(r, HERR_BAD_REQUEST, "invalid_envs",
+			    "environment variable %s has an invalid value", key);
+			goto out;
+		}
+		json_object_object_add(canon, key,
+		    json_object_new_string(json_object_get_string(val)));
+	}
+	*out = xstrdup(json_object_to_json_string_ext(canon,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	rc = 0;
+out:
+	json_object_put(o);
+	json_object_put(canon);
+	json_tokener_free(tok);
+	return rc;
+}
+
+int
+app_opts_parse(struct req *r, const struct form *f, struct app_opts *o)
+{
+	struct buf canon = BUF_INIT;
+	const char *v;
+	char err[256];
+	long long n;
+
+	memset(o, 0, sizeof(*o));
+	o->vram_required = -1;
+	if ((v = form_get(f, "name")) != NULL) {
+		if (valid_app_name(v) == -1)
+			return req_fail(r, HERR_BAD_REQUEST, "invalid_name",
+			    "name must match ^[a-z0-9][a-z0-9_-]{0,62}$");
+		o->name = v;
+	}
+	if ((v = form_get(f, "description")) != NULL) {
+		if (valid_description(v) == -1)
+			return req_fail(r, HERR_BAD_REQUEST,
+			    "invalid_description", "description must be UTF-8 "
+			    "text of at most %d bytes", LIMIT_DESCRIPTION);
+		o->description = v;
+	}
+	if ((v = form_get(f, "allow_ips")) != NULL) {
+		if (netaddr_canonical_allow_list(v, &canon, err,
+		    sizeof(err)) == -1) {
+			buf_release(&canon);
+			return req_fail(r, HERR_BAD_REQUEST, "invalid_allow_ips",
+			    "allow_ips: %s", err);
+		}
+		o->allow_ips = buf_detach(&canon, NULL);
+	}
+	if ((v = form_get(f, "auth_header")) != NULL) {
+		if (*v != '\0' && netaddr_valid_auth_header(v) == -1)
+			return req_fail(r, HERR_BAD_REQUEST,
+			    "invalid_auth_header", "auth_header must be "
+			    "printable ASCII without quotes, backslashes, ';', "
+			    "'{', '}', '$' or '#', at most %d bytes",
+			    LIMIT_AUTH_HEADER);
+		o->auth_header = v;
+	}
+	if ((v = form_get(f, "vram_required")) != NULL && *v != '\0') {
+		if (valid_int(v, 0, LIMIT_VRAM_MIB, &n) == -1)
+			return req_fail(r, HERR_BAD_REQUEST, "invalid_vram",
+			    "vram_required must be MiB from 0 to %d",
+			    LIMIT_VRAM_MIB);
+		o->vram_required = n;
+	}
+	if ((v = form_get(f, "envs")) != NULL && *v != '\0' &&
+	    app_envs_parse(r, v, &o->envs) == -1)
+		return -1;
+	return 0;
+}
+
+void
+app_opts_release(struct app_opts *o)
+{
+	free(o->allow_ips);
+	free(o->envs);
+	o->allow_ips = o->envs = NULL;
+}

@@ -38,6 +38,7 @@
 #define DEFAULT_START_TIMEOUT	60		/* seconds until ready */
 #define DEFAULT_BUILD_TIMEOUT	1800		/* seconds */
 #define LOG_TAIL_MAX		100000		/* lines */
+#define LOG_FOLLOW_MAX		600		/* seconds one ?follow=1 may stream */
 
 /* Archives */
 #define ARCHIVE_MAX_ENTRIES	20000
@@ -61,7 +62,7 @@
 #define GPU_MEM_MAX_MIB		(4LL * 1024 * 1024)	/* 4 TiB on one GPU */
 #define GPU_SMI_OUTPUT_MAX	(64 * 1024)	/* nvidia-smi output bytes read */
 #define GPU_SMI_TIMEOUT_MS	10000		/* nvidia-smi may run this long */
-#define GPU_ALLOC_SEARCH_MAX	200000		/* subsets tried for a multi-GPU split */
+#define GPU_ALLOC_SEARCH_MAX	50000		/* subsets tried for a multi-GPU split */
 #define DEFAULT_NVIDIA_SMI	"nvidia-smi"	/* SLIPWAY_NVIDIA_SMI */
 
 /* Docker Engine API (docker.c) */
@@ -78,5 +79,28 @@
 #define DOCKER_LABELS_MAX	512		/* labels kept per object (more: skipped) */
 #define DOCKER_REFS_MAX		256		/* refs kept per image or image load */
 #define DOCKER_PORTS_MAX	1024		/* port entries kept per container */
+
+/* Multipart and archives (multipart.c, archive.c) */
+#define LIMIT_PART_HEADERS	8192		/* header block of one multipart part */
+#define LIMIT_UPLOAD_FILENAME	255		/* client filename of the file part */
+#define UPLOAD_WRITE_BUF	(64 * 1024)	/* file part write buffer */
+#define ARCHIVE_MANIFEST_MAX	(1024 * 1024)	/* docker save manifest.json read by sniff */
+#define ARCHIVE_SNIFF_TEXT	(64 * 1024)	/* bytes checked for "is a text .py" */
+#define ARCHIVE_ZIP_CD_PER_ENTRY 302		/* zip central directory bytes per allowed entry */
+#define TREE_MAX_DEPTH		256		/* walks in tree_* and archive_write_tar */
+#define TREE_LIST_MAX		(1024 * 1024)	/* names read from one directory */
+
+/* YAML: strict loader (yamlcfg.c), plugin config.yaml, compose files (compose.c) */
+#define YAML_MAX_DEPTH		32		/* nested mappings/lists */
+#define YAML_MAX_NODES		20000		/* scalars + collections per document */
+#define YAML_MAX_ENTRIES	1024		/* items in one mapping or list */
+#define YAML_MAX_KEY		1024		/* bytes in one mapping key */
+#define PLUGIN_CONFIG_MAX_BYTES	(64 * 1024)	/* config.yaml */
+#define PLUGIN_NAME_MAX		200		/* config.yaml name, bytes */
+#define PLUGIN_CATEGORY_MAX	64		/* config.yaml category, bytes */
+#define PLUGIN_ENTRYPOINT_MAX	255		/* actions.gradio.entrypoint, bytes */
+#define COMPOSE_MAX_BYTES	(256 * 1024)	/* docker-compose.yml */
+#define COMPOSE_MAX_SERVICES	20
+#define COMPOSE_MAX_NAME	63		/* service, volume, network names */
 
 #endif

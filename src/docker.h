@@ -29,6 +29,8 @@
 
 #include <json-c/json.h>
 
+#include "buf.h"
+
 enum docker_err {
 	DOCKER_OK = 0,
 	DOCKER_ERR_TRANSPORT,	/* socket, connection, upload read failed */
@@ -98,7 +100,9 @@ enum docker_err	 docker_version(struct docker *, struct docker_version *);
  * Build: POST /build?t=..&labels=..&rm=1&forcerm=1 with the context tar
  * (uncompressed) streamed from read(); context_len < 0 sends it chunked.
  * Output lines go to log() as they arrive.  An {"error"} line in the 200
- * stream is DOCKER_ERR_STREAM with the message in docker_errmsg().
+ * stream is DOCKER_ERR_STREAM with the message in docker_errmsg().  A
+ * failed build removes the intermediate images it made (they carry no
+ * labels: the builder adds those in a last step).
  * timeout_s 0: unbounded (cancel still works).  *image_id ("sha256:...")
  * is the caller's to free().
  */
@@ -284,6 +288,7 @@ enum docker_err	 docker_prune(struct docker *, enum docker_prune,
  * returns DOCKER_OK while the stream is alive (events delivered through
  * the callback, extra[].revents set), or an error once the stream ended
  * (daemon restarted): close, and open again with since = docker_events_last().
+ * timeout_ms: 0 only checks, < 0 waits for activity without a limit.
  * Strings in an event are borrowed for the callback's duration.
  */
 struct docker_event {
@@ -321,12 +326,10 @@ struct docker_progress {
 	char		*image_id;	/* aux.ID, or "Successfully built" id */
 	char		*error;		/* first {"error"} message */
 	struct docker_refs refs;	/* "Loaded image[ ID]: " */
+	struct docker_refs layers;	/* " ---> <id>" made by this build */
+	int		 cached;	/* private: last step was a cache hit */
 	const char	*bad;		/* protocol error, static text */
-	struct docker_progress_line {
-		char	*data;
-		size_t	 len;
-		size_t	 cap;
-	}		 line;
+	struct buf	 line;		/* private: the partial message */
 };
 void		 docker_progress_init(struct docker_progress *, docker_log_fn *,
 		    void *arg);

@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
@@ -346,6 +347,7 @@ gpu_smi_run(const char *prog, int timeout_ms, struct buf *out)
 	posix_spawnattr_t attr;
 	sigset_t none, dfl;
 	struct pollfd pfd;
+	struct stat sb;
 	char chunk[4096];
 	int pipefd[2] = { -1, -1 }, fa_ok = 0, attr_ok = 0, rc = -1, r;
 	int status, killed = 0;
@@ -355,6 +357,19 @@ gpu_smi_run(const char *prog, int timeout_ms, struct buf *out)
 
 	deadline = gpu_now_ms() + timeout_ms;
 	argv[0] = xstrdup(prog);
+	if (strchr(prog, '/') != NULL) {
+		/* A path: tell "missing" from "broken" before spawning. */
+		if (stat(prog, &sb) == -1 && errno == ENOENT) {
+			log_debug("%s not found: no GPUs", prog);
+			rc = 1;
+			goto out;
+		}
+		if (access(prog, X_OK) == -1 || stat(prog, &sb) == -1 ||
+		    !S_ISREG(sb.st_mode)) {
+			log_warnx("%s is not an executable file", prog);
+			goto out;
+		}
+	}
 	if (pipe2(pipefd, O_CLOEXEC) == -1) {
 		log_warn("pipe2");
 		goto out;
@@ -446,6 +461,13 @@ gpu_smi_run(const char *prog, int timeout_ms, struct buf *out)
 		goto out;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		rc = 0;
+	else if (WIFEXITED(status) && WEXITSTATUS(status) == 127 &&
+	    out->len == 0) {
+		/* posix_spawn's child could not exec (where the error is not
+		 * returned, e.g. under valgrind): as good as not found. */
+		log_debug("%s could not be run: no GPUs", prog);
+		rc = 1;
+	}
 	else if (WIFEXITED(status))
 		log_warnx("%s exited with status %d", prog,
 		    WEXITSTATUS(status));
@@ -712,9 +734,6 @@ out:
 /* ------------------------------------------------------------------ */
 /* Reservations                                                        */
 
-static const char *const gpu_live_states =
-    "('queued', 'building', 'starting', 'running')";
-
 /* A message for the caller; a long one is cut (it is only text). */
 static void __attribute__((format(printf, 3, 4)))
 gpu_err(char *err, size_t errsz, const char *fmt, ...)
@@ -753,13 +772,6 @@ gpu_tx_end(struct db *db, int own, int success)
 		(void)db_exec(db, "RELEASE gpu");
 	}
 	return 0;
-}
-
-/* Step a statement to its end, finalizing it.  0 or -1. */
-static int
-gpu_step_done(struct db *db, sqlite3_stmt *st)
-{
-	return db_exec_stmt(db, st);
 }
 
 /* reserved[i] = sum of reservations on GPU index i. */
@@ -864,7 +876,7 @@ gpu_set_app_gpus(struct db *db, int64_t app, const char *csv)
 		sqlite3_finalize(st);
 		return -1;
 	}
-	return gpu_step_done(db, st);
+	return db_exec_stmt(db, st);
 }
 
 static int
@@ -877,7 +889,7 @@ gpu_delete_app_rows(struct db *db, int64_t app)
 		sqlite3_finalize(st);
 		return -1;
 	}
-	return gpu_step_done(db, st);
+	return db_exec_stmt(db, st);
 }
 
 static int
@@ -892,7 +904,7 @@ gpu_insert_row(struct db *db, int64_t app, const struct gpu_share *sh)
 		sqlite3_finalize(st);
 		return -1;
 	}
-	return gpu_step_done(db, st);
+	return db_exec_stmt(db, st);
 }
 
 /* "0,2" from shares in ascending order. */
@@ -935,6 +947,24 @@ gpu_rows_satisfy(const struct gpu_list *inv, const struct gpu_share *rows,
 	return sum == need_mib;
 }
 
+/* A caller-built list must hold what the parsers guarantee. */
+static int
+gpu_list_sane(const struct gpu_list *inv)
+{
+	size_t i;
+
+	if (inv->n > GPU_MAX)
+		return -1;
+	for (i = 0; i < inv->n; i++)
+		if (inv->gpu[i].index < 0 || inv->gpu[i].index >= GPU_MAX ||
+		    inv->gpu[i].total_mib <= 0 ||
+		    inv->gpu[i].total_mib > GPU_MEM_MAX_MIB ||
+		    inv->gpu[i].used_mib < 0 ||
+		    gpu_find(inv, inv->gpu[i].index) != &inv->gpu[i])
+			return -1;
+	return 0;
+}
+
 int
 gpu_reserve(struct db *db, const struct gpu_list *inv, int64_t app_rowid,
     int64_t need_mib, char *gpus_out, size_t gpus_outsz, char *err,
@@ -947,9 +977,9 @@ gpu_reserve(struct db *db, const struct gpu_list *inv, int64_t app_rowid,
 	size_t nrows, nshares = 0, i;
 	int valid, own = 0, in_tx = 0, rc = GPU_RESERVE_ERROR, r;
 
-	if (db == NULL || inv == NULL || inv->n > GPU_MAX || app_rowid <= 0 ||
-	    need_mib < 0 || need_mib > LIMIT_VRAM_MIB || gpus_out == NULL ||
-	    gpus_outsz == 0) {
+	if (db == NULL || inv == NULL || gpu_list_sane(inv) == -1 ||
+	    app_rowid <= 0 || need_mib < 0 || need_mib > LIMIT_VRAM_MIB ||
+	    gpus_out == NULL || gpus_outsz == 0) {
 		gpu_err(err, errsz, "invalid GPU request");
 		return GPU_RESERVE_ERROR;
 	}
@@ -1044,7 +1074,7 @@ int
 gpu_rederive(struct db *db)
 {
 	struct gpu_share rows[GPU_MAX];
-	struct buf sql = BUF_INIT, csv = BUF_INIT;
+	struct buf csv = BUF_INIT;
 	sqlite3_stmt *st = NULL;
 	int64_t *ids = NULL;
 	size_t nids = 0, cap = 0, nrows, i;
@@ -1054,9 +1084,9 @@ gpu_rederive(struct db *db)
 
 	if (gpu_tx_begin(db, &own) == -1)
 		return -1;
-	buf_printf(&sql, "DELETE FROM gpu_reservations WHERE app_id NOT IN "
-	    "(SELECT id FROM apps WHERE status IN %s)", gpu_live_states);
-	if (db_exec(db, sql.data) == -1)
+	if (db_exec(db, "DELETE FROM gpu_reservations WHERE app_id NOT IN "
+	    "(SELECT id FROM apps WHERE status IN "
+	    "('queued', 'building', 'starting', 'running'))") == -1)
 		goto out;
 	/* Every app whose gpus column or rows may need agreeing. */
 	st = db_prepare(db, "SELECT id, gpus FROM apps WHERE gpus <> '' OR "
@@ -1102,7 +1132,6 @@ out:
 		free(curs[i]);
 	free(curs);
 	free(ids);
-	buf_release(&sql);
 	buf_release(&csv);
 	if (ok)
 		return gpu_tx_end(db, own, 1);
@@ -1188,8 +1217,8 @@ int
 gpu_device_ids(const char *csv, int *ids, size_t max, size_t *n)
 {
 	const char *p = csv;
+	int tmp[GPU_MAX], v, prev = -1;
 	size_t count = 0;
-	int v, prev = -1;
 
 	if (csv == NULL)
 		return -1;
@@ -1203,7 +1232,7 @@ gpu_device_ids(const char *csv, int *ids, size_t max, size_t *n)
 			if (v >= GPU_MAX)
 				return -1;
 		}
-		if (v <= prev || count == max)
+		if (v <= prev)		/* ascending and distinct: count <= GPU_MAX */
 			return -1;
 		if (*p == ',' && p[1] == '\0')
 			return -1;	/* trailing comma */
@@ -1212,10 +1241,12 @@ gpu_device_ids(const char *csv, int *ids, size_t max, size_t *n)
 		else if (*p != '\0')
 			return -1;
 		prev = v;
-		if (ids != NULL)
-			ids[count] = v;
-		count++;
+		tmp[count++] = v;
 	}
+	if (count > max || (count > 0 && ids == NULL))
+		return -1;
+	if (count > 0)
+		memcpy(ids, tmp, count * sizeof(tmp[0]));
 	*n = count;
 	return 0;
 }

@@ -6,10 +6,11 @@
  * memory.total,memory.used --format=csv,noheader,nounits` run with
  * posix_spawn (no shell), its output capped and parsed strictly as untrusted
  * CSV: any bad line rejects the whole answer.  A host with neither has no
- * GPUs, and that is not an error.  With a NULL source: SLIPWAY_NVIDIA_SMI,
- * when set, names the nvidia-smi to run and NVML is skipped (so a fake
- * inventory is used even on a GPU host); otherwise NVML first, then
- * "nvidia-smi" from PATH.
+ * GPUs, and that is not an error.  When the source names no program,
+ * SLIPWAY_NVIDIA_SMI, if set, names the nvidia-smi to run and NVML is
+ * skipped (so a fake inventory wins even on a GPU host); otherwise NVML
+ * first, then "nvidia-smi" from PATH.  tests/data/gpu/nvidia-smi-file is a
+ * fake that prints the CSV file named by SLIPWAY_FAKE_GPUS (for e2e tests).
  *
  * Availability.  Per GPU:
  *     free = total - reserved - foreign_used
@@ -151,7 +152,7 @@ int	gpu_rederive(struct db *);
  * (memory_free as computed above).  NULL on a database error.  Caller owns
  * the reference (json_object_put).
  */
-struct json_object *gpu_list_json(struct db *, const struct gpu_list *inventory);
+struct json_object *gpu_list_json(struct db *, const struct gpu_list *);
 
 /*
  * Device assignment from an apps.gpus value.  gpu_device_ids validates the

@@ -6,6 +6,8 @@
 #ifndef SLIPWAY_HANDLERS_H
 #define SLIPWAY_HANDLERS_H
 
+#include <stdint.h>
+
 struct req;
 
 /* h_auth.c: users and tokens */
@@ -33,6 +35,9 @@ int	h_start(struct req *);
 int	h_edit_app(struct req *);
 int	h_app_delete(struct req *);
 int	h_update_status(struct req *);
+/* 202 with a newly queued app (upload, template deploy). */
+int	h_app_accepted(struct req *, const char *app_id, const char *name,
+	    const char *type, int64_t rowid, int64_t job_id);
 
 /* h_templates.c */
 int	h_templates_create(struct req *);

@@ -1,6 +1,62 @@
+/*
+ * jobs: the queue between the request side (workers enqueue) and the agent
+ * (claims and runs).  A job belongs to one app; the agent runs at most one
+ * job per app at a time, oldest first.  The job id is also the container
+ * API's build_id.
+ *
+ * Kinds:  deploy (build if needed, then run), start, stop, restart, delete.
+ * States: pending -> running -> done | failed | cancelled.
+ */
 #ifndef SLIPWAY_JOBS_H
 #define SLIPWAY_JOBS_H
 
-extern int jobs_placeholder_;
+#include <stdint.h>
+
+struct db;
+
+enum job_kind {
+	JOB_DEPLOY,
+	JOB_START,
+	JOB_STOP,
+	JOB_RESTART,
+	JOB_DELETE,
+	JOB__MAX
+};
+
+struct job {
+	int64_t		id;
+	int64_t		app_rowid;
+	enum job_kind	kind;
+	char		state[16];
+	int64_t		created_at;
+};
+
+const char	*jobs_kind_name(enum job_kind);
+int		 jobs_kind_parse(const char *, enum job_kind *);
+
+/*
+ * Queue a job for an app.  Call inside the caller's transaction (so the
+ * app row and its job commit together) or outside one.  *id_out optional.
+ */
+int	 jobs_enqueue(struct db *, int64_t app_rowid, enum job_kind,
+	    int64_t *id_out);
+/* Nudge the agent (datagram on its socket); best effort, never blocks. */
+void	 jobs_wake(const char *agent_socket);
+
+/*
+ * Agent: claim the oldest pending job whose app has no running job.
+ * Returns 1 with *out filled, 0 if none, -1 on error.
+ */
+int	 jobs_claim(struct db *, long claimer_pid, struct job *out);
+/* Finish: state "done", "failed" or "cancelled"; error may be NULL. */
+int	 jobs_finish(struct db *, int64_t job_id, const char *state,
+	    const char *error);
+/*
+ * Agent start: jobs left "running" by a dead agent go back to "pending"
+ * (they are all safe to run again).  Returns how many.
+ */
+int	 jobs_requeue_orphans(struct db *, long my_pid);
+/* Cancel pending jobs of an app (e.g. before delete). */
+int	 jobs_cancel_pending(struct db *, int64_t app_rowid);
 
 #endif

@@ -18,6 +18,7 @@
 #include "multipart.h"
 #include "req.h"
 #include "route.h"
+#include "upload.h"
 #include "valid.h"
 
 static char *
@@ -444,6 +445,27 @@ req_query(const struct req *r, const char *name)
 int
 req_multipart_fields(struct req *r, struct form *f)
 {
-	return req_fail(r, HERR_UNSUPPORTED, "unsupported_media_type",
-	    "multipart not supported yet");
+	struct upload *u = NULL;
+	size_t i;
+	int rc = -1;
+
+	if (upload_receive(r, 0, &u) == -1)
+		return -1;
+	if (upload_has_file(u)) {
+		req_fail(r, HERR_BAD_REQUEST, "unexpected_file",
+		    "this endpoint takes no file");
+		goto out;
+	}
+	for (i = 0; i < u->fields.n; i++)
+		if (form_add(f, u->fields.fields[i].name,
+		    u->fields.fields[i].value,
+		    u->fields.fields[i].value_len) == -1) {
+			req_fail(r, HERR_BAD_REQUEST, "too_many_fields",
+			    "too many form fields");
+			goto out;
+		}
+	rc = 0;
+out:
+	upload_free(u);
+	return rc;
 }

@@ -12,8 +12,10 @@ set -u
 
 SRC=${SLIPWAY_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
 BLD=${SLIPWAY_BUILDDIR:-$SRC}
-NGINX=${NGINX:-nginx}
-SPAWN_FCGI=${SPAWN_FCGI:-spawn-fcgi}
+# (nginx reads a variable named NGINX as inherited sockets: never set it.)
+unset NGINX
+NGINX_BIN=${SLIPWAY_NGINX:-nginx}
+SPAWN_FCGI=${SLIPWAY_SPAWN_FCGI:-spawn-fcgi}
 
 DATA=${SLIPWAY_DATA_DIR:-./var}
 mkdir -p "$DATA" || exit 1
@@ -23,9 +25,9 @@ CONTROL_PORT=${SLIPWAY_CONTROL_PORT:-8000}
 APPS_PORT=${SLIPWAY_APPS_PORT:-8080}
 BIND=${SLIPWAY_BIND:-127.0.0.1}
 MAX_UPLOAD=${SLIPWAY_MAX_UPLOAD:-2g}
-WORKERS=${SLIPWAY_WORKERS:-4}
+WORKERS=${SLIPWAY_WORKERS:-8}
 DOCKER_SOCK=${SLIPWAY_DOCKER_SOCKET:-/var/run/docker.sock}
-export SLIPWAY_NGINX=${SLIPWAY_NGINX:-$NGINX}
+export SLIPWAY_NGINX=$NGINX_BIN
 [ -n "${SLIPWAY_TEMPLATES_DIR:-}" ] || export SLIPWAY_TEMPLATES_DIR=$SRC/templates
 
 say() { printf '%s slipway-up: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
@@ -90,7 +92,7 @@ render_nginx() {
 }
 
 start_nginx() {
-	"$NGINX" -p "$DATA/nginx" -c "$DATA/nginx/nginx.conf" -e "$DATA/logs/nginx-error.log" \
+	"$NGINX_BIN" -p "$DATA/nginx" -c "$DATA/nginx/nginx.conf" -e "$DATA/logs/nginx-error.log" \
 	    >>"$DATA/logs/nginx.log" 2>&1 &
 	PIDS_NGINX=$!
 	say "nginx started (pid $PIDS_NGINX): control http://$BIND:$CONTROL_PORT/ apps http://$BIND:$APPS_PORT/apps/<id>/"
@@ -135,7 +137,7 @@ mkdir -p "$DATA/logs"
 start_docker || say "continuing without Docker: apps cannot run until a daemon answers"
 render_nginx || die "cannot render nginx config"
 "$BLD/slipway-ctl" init || die "slipway-ctl init failed"
-"$NGINX" -t -q -p "$DATA/nginx" -c "$DATA/nginx/nginx.conf" -e "$DATA/logs/nginx-error.log" ||
+"$NGINX_BIN" -t -q -p "$DATA/nginx" -c "$DATA/nginx/nginx.conf" -e "$DATA/logs/nginx-error.log" ||
 	die "nginx config test failed"
 start_fcgi
 start_agent
