@@ -10,6 +10,8 @@
 #include "config.h"
 
 #include <curl/curl.h>
+#include <dirent.h>
+#include <sqlite3.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -18,12 +20,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "archive.h"
 #include "auth.h"
+#include "caps.h"
 #include "buf.h"
 #include "conf.h"
 #include "db.h"
 #include "log.h"
 #include "ngxconf.h"
+#include "valid.h"
 
 static int
 ctl_mkdir(const char *path)
@@ -33,6 +38,77 @@ ctl_mkdir(const char *path)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * A worker killed mid-upload leaves a temporary file, or a staging or
+ * source directory without an app row: remove them.  Only names slipway
+ * creates are touched.
+ */
+static void
+ctl_clean_orphans(struct conf *conf, struct db *db)
+{
+	struct buf path = BUF_INIT;
+	struct dirent *de;
+	sqlite3_stmt *st;
+	DIR *d;
+	int known;
+
+	if ((d = opendir(conf->tmp_dir)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			if (de->d_name[0] == '.')
+				continue;
+			buf_reset(&path);
+			buf_printf(&path, "%s/%s", conf->tmp_dir, de->d_name);
+			if (unlink(path.data) == 0)
+				log_info("removed stale upload %s", path.data);
+		}
+		closedir(d);
+	}
+	if ((d = opendir(conf->uploads_dir)) == NULL)
+		goto out;
+	while ((de = readdir(d)) != NULL) {
+		char id[APP_ID_LEN + 1];
+		size_t n = strlen(de->d_name);
+
+		if (n < APP_ID_LEN || str_fmt(id, sizeof(id), "%.*s",
+		    APP_ID_LEN, de->d_name) == -1 || valid_app_id(id) == -1)
+			continue;
+		if (n != APP_ID_LEN && strcmp(de->d_name + APP_ID_LEN,
+		    ".staging") != 0)
+			continue;
+		known = 0;
+		if (n == APP_ID_LEN) {
+			st = db_prepare(db, "SELECT 1 FROM apps WHERE app_id = ?");
+			if (st == NULL)
+				continue;
+			db_bind_text(st, 1, id);
+			known = sqlite3_step(st) == SQLITE_ROW;
+			sqlite3_finalize(st);
+		}
+		if (known)
+			continue;
+		buf_reset(&path);
+		buf_printf(&path, "%s/%s", conf->uploads_dir, de->d_name);
+		if (tree_remove(path.data) == 0)
+			log_info("removed orphaned upload %s", path.data);
+	}
+	closedir(d);
+out:
+	buf_release(&path);
+}
+
+static int
+ctl_routes(struct conf *conf)
+{
+	struct db *db;
+	int rc;
+
+	if ((db = db_open(conf->db_path)) == NULL)
+		return -1;
+	rc = ngxconf_sync(conf, db, NULL);
+	db_close(db);
+	return rc;
 }
 
 static int
@@ -61,6 +137,7 @@ ctl_init(struct conf *conf)
 	}
 	if (auth_bootstrap_admin(db, pw && *pw ? pw : NULL, &generated) == -1)
 		goto out;
+	ctl_clean_orphans(conf, db);
 	if (generated != NULL) {
 		buf_printf(&path, "%s/admin-password", conf->data_dir);
 		fd = open(path.data, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
@@ -100,6 +177,8 @@ main(int argc, char *argv[])
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (strcmp(argv[1], "init") == 0)
 		rc = ctl_init(&conf) == 0 ? 0 : 1;
+	else if (strcmp(argv[1], "routes") == 0)
+		rc = ctl_routes(&conf) == 0 ? 0 : 1;
 	else {
 		fprintf(stderr, "usage: slipway-ctl init|routes\n");
 		rc = 2;

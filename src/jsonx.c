@@ -1,5 +1,0 @@
-#include "config.h"
-
-#include "jsonx.h"
-
-int jsonx_placeholder_;

@@ -1,6 +1,0 @@
-#ifndef SLIPWAY_JSONX_H
-#define SLIPWAY_JSONX_H
-
-extern int jsonx_placeholder_;
-
-#endif
