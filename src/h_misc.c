@@ -1,6 +1,5 @@
 #include "config.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <json-c/json.h>
 #include <signal.h>
@@ -11,6 +10,7 @@
 #include "buf.h"
 #include "conf.h"
 #include "db.h"
+#include "docker.h"
 #include "handlers.h"
 #include "log.h"
 #include "req.h"
@@ -65,46 +65,27 @@ h_check_nginx(struct req *r, int *ok)
 	return o;
 }
 
-static size_t
-h_curl_sink(char *p, size_t sz, size_t n, void *arg)
-{
-	struct buf *b = arg;
-
-	if (b->len + sz * n > 4096)
-		return 0;
-	buf_add(b, p, sz * n);
-	return sz * n;
-}
-
 static struct json_object *
 h_check_docker(struct req *r, int *ok)
 {
 	struct json_object *o = json_object_new_object();
-	struct buf body = BUF_INIT;
-	CURL *c;
-	long code = 0;
+	struct docker_version v;
+	struct docker *d;
 
 	*ok = 0;
-	if ((c = curl_easy_init()) != NULL) {
-		curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH,
-		    r->conf->docker_socket);
-		curl_easy_setopt(c, CURLOPT_URL, "http://docker/_ping");
-		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 1000L);
-		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 2000L);
-		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, h_curl_sink);
-		curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-		if (curl_easy_perform(c) == CURLE_OK &&
-		    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code) ==
-		    CURLE_OK && code == 200 && strcmp(body.data, "OK") == 0)
-			*ok = 1;
-		curl_easy_cleanup(c);
+	if ((d = docker_open(r->conf->docker_socket)) != NULL &&
+	    docker_version(d, &v) == DOCKER_OK) {
+		*ok = 1;
+		json_object_object_add(o, "version",
+		    json_object_new_string(v.engine));
+		json_object_object_add(o, "api_version",
+		    json_object_new_string(v.api));
 	}
+	docker_close(d);
 	json_object_object_add(o, "ok", json_object_new_boolean(*ok));
 	if (!*ok)
 		json_object_object_add(o, "error",
 		    json_object_new_string("Docker daemon does not answer"));
-	buf_release(&body);
 	return o;
 }
 
