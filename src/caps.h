@@ -103,4 +103,36 @@
 #define COMPOSE_MAX_SERVICES	20
 #define COMPOSE_MAX_NAME	63		/* service, volume, network names */
 
+/* Agent (agent*.c): slipway-agent */
+#define AGENT_MAX_JOBS		8		/* job processes at once */
+#define AGENT_MAX_BUILDS	4		/* of which deploys (builds) */
+#define AGENT_POLL_MS		1000		/* queue polled at least this often */
+#define AGENT_TICK_MS		2000		/* safety poll of containers, followers */
+#define AGENT_HEARTBEAT_MS	10000		/* last_heartbeat refresh */
+#define AGENT_DEATH_DELAY_MS	2000		/* a die event is judged this much later */
+#define AGENT_BACKOFF_MIN_MS	250		/* Docker reconnect backoff */
+#define AGENT_BACKOFF_MAX_MS	5000
+#define AGENT_SHUTDOWN_MS	5000		/* children get this long after SIGTERM */
+#define AGENT_JOB_GRACE		300		/* s beyond build+start timeouts: killed */
+#define AGENT_STOP_TIMEOUT	5		/* s: docker stop grace (Init=true: fast) */
+#define AGENT_PORT_ATTEMPTS	5		/* ports tried when Docker finds one taken */
+#define AGENT_PROBE_CONNECT_MS	200		/* readiness: connect timeout */
+#define AGENT_PROBE_READ_MS	2000		/* readiness: first bytes of the answer */
+#define AGENT_PROBE_RETRY_MS	50		/* readiness: pause between attempts */
+#define AGENT_PROBE_INSPECT_MS	300		/* readiness: container state checks */
+#define AGENT_LOG_TAIL_LINES	20		/* container output in a failed start */
+#define AGENT_DETAIL_MAX	1500		/* bytes of untrusted text in status_detail */
+#define AGENT_REQUIREMENTS_MAX	(1024 * 1024)	/* requirements.txt */
+#define AGENT_FOLLOW_LINE_MAX	(64 * 1024)	/* one container output line */
+#define AGENT_FOLLOW_RESPAWN_MS	2000		/* a log follower restarts at most this often */
+#define AGENT_COMPOSE_DOWN_TIMEOUT 120		/* s: compose down */
+#define AGENT_GRADIO_PACKAGE	"gradio"	/* SLIPWAY_GRADIO_PACKAGE */
+#define AGENT_COMPOSE_PROGRAM	"docker-compose" /* SLIPWAY_COMPOSE */
+
+/* Templates (templates.c, h_templates.c) */
+#define TEMPLATE_JSON_MAX	(64 * 1024)	/* template.json in a template folder */
+#define TEMPLATES_SCAN_MAX	1024		/* folders looked at per templates directory */
+#define TEMPLATE_SUFFIX_LEN	6		/* random suffix of a deployed app's default name */
+#define TEMPLATE_NAME_TRIES	8		/* default names tried on a clash */
+
 #endif

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "db.h"
@@ -33,7 +34,7 @@ static const char *const db_migrations[] = {
 	"  at INTEGER NOT NULL);"
 	"CREATE INDEX login_failures_key ON login_failures(key, at);"
 	"CREATE TABLE apps ("
-	"  id INTEGER PRIMARY KEY,"		/* the container API id */
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT," /* the container API id: never reused */
 	"  app_id TEXT NOT NULL UNIQUE,"	/* 12 random [a-z0-9] */
 	"  name TEXT NOT NULL,"
 	"  description TEXT NOT NULL DEFAULT '',"
@@ -67,7 +68,7 @@ static const char *const db_migrations[] = {
 	"CREATE INDEX apps_owner ON apps(owner_id);"
 	"CREATE INDEX apps_status ON apps(status);"
 	"CREATE TABLE jobs ("
-	"  id INTEGER PRIMARY KEY,"		/* also the container API build_id */
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT," /* also the build_id: never reused */
 	"  app_id INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,"
 	"  kind TEXT NOT NULL,"			/* deploy start stop restart delete */
 	"  state TEXT NOT NULL DEFAULT 'pending'," /* pending running done failed cancelled */
@@ -282,6 +283,7 @@ struct db *
 db_open(const char *path)
 {
 	struct db *db = xcalloc(1, sizeof(*db));
+	int tries, rc = SQLITE_OK;
 
 	db->path = xstrdup(path);
 	if (sqlite3_open_v2(path, &db->conn, SQLITE_OPEN_READWRITE |
@@ -292,7 +294,23 @@ db_open(const char *path)
 	}
 	sqlite3_busy_timeout(db->conn, DB_BUSY_TIMEOUT_MS);
 	sqlite3_extended_result_codes(db->conn, 1);
-	if (db_exec(db, "PRAGMA journal_mode=WAL") == -1 ||
+	/*
+	 * Switching a new file to WAL takes an exclusive lock and does not
+	 * wait on the busy handler: when several processes create the
+	 * database at once, retry briefly.
+	 */
+	for (tries = 0; tries < 200; tries++) {
+		rc = sqlite3_exec(db->conn, "PRAGMA journal_mode=WAL", NULL,
+		    NULL, NULL);
+		if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
+			break;
+		usleep(10000);
+	}
+	if (rc != SQLITE_OK) {
+		log_warnx("journal_mode=WAL: %s", sqlite3_errmsg(db->conn));
+		goto fail;
+	}
+	if (
 	    db_exec(db, "PRAGMA synchronous=NORMAL") == -1 ||
 	    db_exec(db, "PRAGMA foreign_keys=ON") == -1)
 		goto fail;

@@ -13,33 +13,22 @@ int
 valid_int(const char *s, long long min, long long max, long long *out)
 {
 	const char *p = s;
-	long long v = 0;
-	int neg = 0, d;
+	long long v;
+	char *end;
 
 	if (s == NULL || *s == '\0')
 		return -1;
-	if (*p == '-') {
-		neg = 1;
+	if (*p == '-')
 		p++;
-	}
-	if (*p == '\0' || strlen(p) > 19)
+	/* Digits only, at most 19, no leading zeros ("0" itself is fine). */
+	if (*p == '\0' || strlen(p) > 19 || strspn(p, "0123456789") !=
+	    strlen(p) || (p[0] == '0' && p[1] != '\0'))
 		return -1;
-	/* No leading zeros except "0" itself: one canonical spelling. */
-	if (p[0] == '0' && p[1] != '\0')
-		return -1;
-	for (; *p != '\0'; p++) {
-		if (*p < '0' || *p > '9')
-			return -1;
-		d = *p - '0';
-		if (v > (LLONG_MAX - d) / 10)
-			return -1;
-		v = v * 10 + d;
-	}
-	if (neg)
-		v = -v;
-	if (neg && v == 0)
-		return -1;
-	if (v < min || v > max)
+	if (p != s && strcmp(p, "0") == 0)
+		return -1;	/* "-0": one spelling per number */
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
 		return -1;
 	*out = v;
 	return 0;
