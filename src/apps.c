@@ -144,8 +144,13 @@ app_load(struct db *db, const char *key, const struct user *viewer,
 		if (app_query_one(db, st, viewer, out) == APPS_OK)
 			return APPS_OK;
 	}
-	if (valid_int(key, 1, INT64_MAX, &id) == 0)
-		return app_load_rowid(db, id, viewer, out);
+	if (valid_int(key, 1, INT64_MAX, &id) == 0) {
+		enum apps_result res = app_load_rowid(db, id, viewer, out);
+
+		/* all-digit Docker id prefixes exist too: fall through */
+		if (res != APPS_NOT_FOUND || strlen(key) < 12)
+			return res;
+	}
 	/* A Docker container id or its prefix (12..64 lowercase hex). */
 	n = strlen(key);
 	if (n < 12 || n > 64)
@@ -304,6 +309,7 @@ app_to_json(const struct app *a, const struct conf *conf)
 	arr = json_object_new_array();
 	for (p = a->allow_ips; p != NULL && *p != '\0';
 	    p = comma ? comma + 1 : NULL) {
+		p += strspn(p, " ");	/* stored joined by ", " */
 		comma = strchr(p, ',');
 		json_object_array_add(arr, json_object_new_string_len(p,
 		    comma ? (int)(comma - p) : (int)strlen(p)));
@@ -392,8 +398,10 @@ app_envs_parse(struct req *r, const char *text, char **out)
 	int rc = -1, n = 0;
 
 	tok = json_tokener_new_ex(4);
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	o = json_tokener_parse_ex(tok, text, (int)strlen(text));
 	if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||
+	    json_tokener_get_parse_end(tok) != strlen(text) ||
 	    !json_object_is_type(o, json_type_object)) {
 		req_fail(r, HERR_BAD_REQUEST, "invalid_envs",
 		    "envs must be a JSON object of strings");

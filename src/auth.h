@@ -57,9 +57,9 @@ enum auth_result auth_token_user(struct db *, const char *token,
 int	 auth_token_revoke_hash(struct db *, const char *hash);
 
 /*
- * Make sure the admin user exists.  password NULL: generate one, and
- * write it to out_file (0600) when given; *generated set to the new
- * password (caller frees) only when one was created.
+ * Make sure the admin user exists.  password NULL: generate one;
+ * *generated is set to the new password (caller frees) only when one was
+ * created (slipway-ctl prints it and writes <data>/admin-password).
  */
 int	 auth_bootstrap_admin(struct db *, const char *password,
 	    char **generated);

@@ -135,4 +135,14 @@
 #define TEMPLATE_SUFFIX_LEN	6		/* random suffix of a deployed app's default name */
 #define TEMPLATE_NAME_TRIES	8		/* default names tried on a clash */
 
+/* Container API (h_containers.c) */
+#define CONTAINER_LABELS_MAX	32		/* labels on one container */
+#define CONTAINER_METADATA_MAX	(16 * 1024)	/* metadata JSON bytes */
+#define CONTAINER_PARAMS_MAX	LIMIT_ENV_VALUE	/* params JSON: PLUGIN_PARAMS */
+#define CONTAINER_MODEL_MAX	9007199254740991LL /* 2^53 - 1: JSON-safe */
+#define CONTAINER_JSON_DEPTH	16		/* nesting in JSON text */
+#define CONTAINER_LABEL_FILTERS	8		/* ?label= filters per list */
+#define CONTAINER_PAGE_MAX	100000000LL	/* ?page= upper bound */
+#define CONTAINER_CREATE_TRIES	4		/* insert/conflict rounds */
+
 #endif

@@ -65,6 +65,20 @@ ctl_clean_orphans(struct conf *conf, struct db *db)
 		}
 		closedir(d);
 	}
+	/* a release being stored or replaced (h_containers.c) */
+	if ((d = opendir(conf->plugins_dir)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			if (strncmp(de->d_name, ".tmp-", 5) != 0 &&
+			    strncmp(de->d_name, ".old-", 5) != 0)
+				continue;
+			buf_reset(&path);
+			buf_printf(&path, "%s/%s", conf->plugins_dir,
+			    de->d_name);
+			if (tree_remove(path.data) == 0)
+				log_info("removed stale release %s", path.data);
+		}
+		closedir(d);
+	}
 	if ((d = opendir(conf->uploads_dir)) == NULL)
 		goto out;
 	while ((de = readdir(d)) != NULL) {

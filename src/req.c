@@ -103,6 +103,7 @@ req_init_fcgi(struct req *r, FCGX_Request *f, const struct conf *conf,
 	host = req_param(r, "HTTP_HOST");
 	{
 		struct buf b = BUF_INIT;
+		const char *port;
 		size_t i;
 		int ok = host != NULL && *host != '\0' && strlen(host) < 256;
 
@@ -111,7 +112,13 @@ req_init_fcgi(struct req *r, FCGX_Request *f, const struct conf *conf,
 			    host[i] == '-' || host[i] == ':' || host[i] == '[' ||
 			    host[i] == ']'))
 				ok = 0;
-		if (ok)
+		if (ok && strchr(host, ':') == NULL &&
+		    (port = FCGX_GetParam("SERVER_PORT", f->envp)) != NULL &&
+		    strspn(port, "0123456789") == strlen(port) &&
+		    strlen(port) <= 5 && *port != '\0')
+			/* Debian's fastcgi_params passes $host: no port */
+			buf_printf(&b, "http://%s:%s", host, port);
+		else if (ok)
 			buf_printf(&b, "http://%s", host);
 		else
 			buf_printf(&b, "http://%s:%d", conf->public_host,
@@ -262,6 +269,28 @@ req_ctype_is(const char *ct, const char *want)
 	    (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
+/*
+ * Does JSON text hold a \u0000 escape (an odd run of backslashes before
+ * "u0000")?  json-c cuts object keys there, so "user\u0000x" would
+ * arrive as "user": refuse such bodies whole.
+ */
+static int
+req_json_has_nul_escape(const char *s, size_t n)
+{
+	size_t i, run = 0;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] == '\\') {
+			run++;
+			continue;
+		}
+		if (run % 2 == 1 && n - i >= 5 && memcmp(s + i, "u0000", 5) == 0)
+			return 1;
+		run = 0;
+	}
+	return 0;
+}
+
 int
 req_json_body(struct req *r, struct json_object **out)
 {
@@ -277,7 +306,13 @@ req_json_body(struct req *r, struct json_object **out)
 		    "request body is not UTF-8");
 		goto out;
 	}
+	if (req_json_has_nul_escape(body.data, body.len)) {
+		req_fail(r, HERR_BAD_REQUEST, "bad_json",
+		    "request body holds a NUL character");
+		goto out;
+	}
 	tok = json_tokener_new_ex(32);
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	obj = json_tokener_parse_ex(tok, body.data, (int)body.len);
 	if (obj == NULL || json_tokener_get_error(tok) != json_tokener_success ||
 	    json_tokener_get_parse_end(tok) != body.len) {

@@ -21,10 +21,14 @@
 #define UPLOAD_CHUNK (64 * 1024)
 
 static int
-upload_mp_fail(struct req *r, enum mp_err e, const char *msg)
+upload_mp_fail(struct req *r, enum mp_err e, const char *msg,
+    uint64_t max_file)
 {
 	switch (e) {
 	case MP_ERR_TOO_LARGE:
+		if (max_file == 0)
+			return req_fail(r, HERR_BAD_REQUEST, "unexpected_file",
+			    "this endpoint takes no file");
 		return req_fail(r, HERR_TOO_LARGE, "too_large",
 		    "the uploaded file is too large");
 	case MP_ERR_IO:
@@ -90,12 +94,12 @@ upload_receive(struct req *r, uint64_t max_file, struct upload **out)
 			break;
 		if ((e = multipart_upload_feed(u->mp, chunk, (size_t)n)) !=
 		    MP_OK) {
-			upload_mp_fail(r, e, multipart_upload_error(u->mp));
+			upload_mp_fail(r, e, multipart_upload_error(u->mp), max_file);
 			goto fail;
 		}
 	}
 	if ((e = multipart_upload_finish(u->mp)) != MP_OK) {
-		upload_mp_fail(r, e, multipart_upload_error(u->mp));
+		upload_mp_fail(r, e, multipart_upload_error(u->mp), max_file);
 		goto fail;
 	}
 	for (i = 0; i < multipart_upload_nfields(u->mp); i++) {
