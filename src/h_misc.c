@@ -11,6 +11,7 @@
 #include "conf.h"
 #include "db.h"
 #include "docker.h"
+#include "gpu.h"
 #include "handlers.h"
 #include "log.h"
 #include "req.h"
@@ -124,5 +125,15 @@ h_health(struct req *r)
 int
 h_gpus(struct req *r)
 {
-	return req_json(r, 200, json_object_new_array());
+	struct json_object *o;
+	struct gpu_list inv;
+
+	/* The live inventory (SLIPWAY_NVIDIA_SMI, NVML, nvidia-smi); none: []. */
+	if (gpu_inventory(NULL, &inv) == -1)
+		return req_fail(r, HERR_UNAVAILABLE, "gpu_inventory",
+		    "the GPU inventory cannot be read");
+	if ((o = gpu_list_json(r->db, &inv)) == NULL)
+		return req_fail(r, HERR_UNAVAILABLE, "database",
+		    "database error");
+	return req_json(r, 200, o);
 }
