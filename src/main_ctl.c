@@ -28,6 +28,7 @@
 #include "db.h"
 #include "log.h"
 #include "ngxconf.h"
+#include "templates.h"
 #include "valid.h"
 
 static int
@@ -152,6 +153,7 @@ ctl_init(struct conf *conf)
 	if (auth_bootstrap_admin(db, pw && *pw ? pw : NULL, &generated) == -1)
 		goto out;
 	ctl_clean_orphans(conf, db);
+	(void)templates_register(db, conf);	/* folders dropped in */
 	if (generated != NULL) {
 		buf_printf(&path, "%s/admin-password", conf->data_dir);
 		fd = open(path.data, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |

@@ -517,25 +517,49 @@ templates_detect(const struct conf *conf, struct db *db, const char *dir,
 	return rc;
 }
 
-/* Forget rows for folders of root that are gone.  0 or -1. */
+/* Does the directory holding path exist? */
 static int
-templates_prune(struct db *db, const char *root)
+templates_parent_exists(const char *path)
 {
-	sqlite3_stmt *st;
-	int64_t *gone = NULL;
-	size_t ngone = 0, i, rootlen = strlen(root);
-	const char *dir;
+	const char *slash = strrchr(path, '/');
+	struct buf parent = BUF_INIT;
 	struct stat sb;
 	int rc;
 
-	if ((st = db_prepare(db, "SELECT id, dir FROM templates")) == NULL)
+	if (slash == NULL || slash == path)
+		return 1;
+	buf_add(&parent, path, (size_t)(slash - path));
+	rc = stat(parent.data, &sb) == 0 && S_ISDIR(sb.st_mode);
+	buf_release(&parent);
+	return rc;
+}
+
+/*
+ * Forget rows whose folder is gone: removed from a directory that still
+ * exists, or a built-in one no longer under the built-in directory (it
+ * moved).  A folder in a directory that vanished (an unmounted disk) is
+ * kept.  builtin_root may be NULL.  0 or -1.
+ */
+static int
+templates_prune(struct db *db, const char *builtin_root)
+{
+	sqlite3_stmt *st;
+	int64_t *gone = NULL;
+	size_t ngone = 0, i, blen = builtin_root ? strlen(builtin_root) : 0;
+	const char *dir;
+	struct stat sb;
+	int rc, moved;
+
+	if ((st = db_prepare(db, "SELECT id, dir, builtin FROM templates")) ==
+	    NULL)
 		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		dir = (const char *)sqlite3_column_text(st, 1);
-		if (dir == NULL || strncmp(dir, root, rootlen) != 0 ||
-		    dir[rootlen] != '/' || strchr(dir + rootlen + 1, '/'))
-			continue;	/* not directly in root */
-		if (lstat(dir, &sb) == 0 || errno != ENOENT)
+		if (dir == NULL || lstat(dir, &sb) == 0 || errno != ENOENT)
+			continue;
+		moved = sqlite3_column_int(st, 2) && builtin_root != NULL &&
+		    (strncmp(dir, builtin_root, blen) != 0 || dir[blen] != '/');
+		if (!moved && !templates_parent_exists(dir))
 			continue;
 		gone = xrealloc(gone, st_mult(ngone + 1, sizeof(*gone)));
 		gone[ngone++] = sqlite3_column_int64(st, 0);
@@ -546,11 +570,10 @@ templates_prune(struct db *db, const char *root)
 		free(gone);
 		return -1;
 	}
-	for (i = 0; i < ngone; i++) {
+	for (i = 0; i < ngone; i++)
 		if (template_delete(db, gone[i]) == TEMPLATES_OK)
 			log_info("template %lld forgotten: its folder is gone",
 			    (long long)gone[i]);
-	}
 	free(gone);
 	return 0;
 }
@@ -606,8 +629,6 @@ templates_scan(struct db *db, const struct conf *conf, const char *where,
 		if (known == -1)
 			goto out;
 	}
-	if (templates_prune(db, root) == -1)
-		goto out;
 	rc = 0;
 out:
 	closedir(d);
@@ -618,8 +639,14 @@ out:
 int
 templates_register(struct db *db, const struct conf *conf)
 {
+	char broot[PATH_MAX];
 	int rc = 0;
 
+	/* Forget first, so a moved built-in keeps its name. */
+	if (templates_prune(db, conf->builtin_templates_dir != NULL &&
+	    realpath(conf->builtin_templates_dir, broot) != NULL ?
+	    broot : NULL) == -1)
+		rc = -1;
 	if (templates_scan(db, conf, conf->builtin_templates_dir, 1) == -1)
 		rc = -1;
 	if (templates_scan(db, conf, conf->templates_dir, 0) == -1)

@@ -54,9 +54,10 @@ enum templates_result {
 int	template_valid_name(const char *);
 
 /*
- * Register the folders of builtin_templates_dir (builtin) and
- * templates_dir not yet in the table, and forget rows whose folder is gone
- * from a directory that still exists.  0, or -1 on a database error
+ * Forget rows whose folder is gone (removed from a directory that still
+ * exists, or a built-in no longer under builtin_templates_dir), then
+ * register the folders of builtin_templates_dir (builtin) and
+ * templates_dir not yet in the table.  0, or -1 on a database error
  * (logged; a folder that is not a valid app is skipped with a log line).
  */
 int	templates_register(struct db *, const struct conf *);
@@ -97,9 +98,9 @@ enum templates_result template_update(struct db *, int64_t id,
 enum templates_result template_delete(struct db *, int64_t id);
 
 /*
- * A new empty-path name for a stored template's folder:
- * <templates_dir>/.store/<random> (the .store directory is created; the
- * folder itself is not).  Caller frees.  NULL on error (logged).
+ * Where a new stored template goes: <templates_dir>/.store/<random> (the
+ * .store directory is created, the folder itself is not).  Caller frees.
+ * NULL on error (logged).
  */
 char	*templates_store_path(const struct conf *);
 

@@ -92,10 +92,23 @@ render_nginx() {
 }
 
 start_nginx() {
+	# In a process group of its own (set -m), led by the master: if the
+	# master dies, its workers keep the listening sockets and keep serving
+	# the old configuration, and a new master cannot bind.  The group
+	# finds them (stop_nginx_group).
+	set -m
 	"$NGINX_BIN" -p "$DATA/nginx" -c "$DATA/nginx/nginx.conf" -e "$DATA/logs/nginx-error.log" \
 	    >>"$DATA/logs/nginx.log" 2>&1 &
 	PIDS_NGINX=$!
+	set +m
 	say "nginx started (pid $PIDS_NGINX): control http://$BIND:$CONTROL_PORT/ apps http://$BIND:$APPS_PORT/apps/<id>/"
+}
+
+# Workers left behind by a master that died: SIGQUIT closes their
+# listening sockets at once and lets requests in flight finish.
+stop_nginx_group() {	# SIGNAL
+	[ -n "$PIDS_NGINX" ] && kill -"$1" -- "-$PIDS_NGINX" 2>/dev/null
+	return 0
 }
 
 start_fcgi() {
@@ -119,6 +132,7 @@ stop_all() {
 	for p in $PID_AGENT $PID_FCGI $PIDS_NGINX; do
 		kill -TERM "$p" 2>/dev/null
 	done
+	stop_nginx_group TERM
 	for p in $PID_AGENT $PID_FCGI $PIDS_NGINX; do
 		wait "$p" 2>/dev/null
 	done
@@ -135,6 +149,9 @@ trap stop_all INT TERM HUP
 
 mkdir -p "$DATA/logs"
 start_docker || say "continuing without Docker: apps cannot run until a daemon answers"
+# The base image of the static-site template (FROM scratch + busybox-static).
+docker_ping && { sh "$SRC/tools/make-busybox-image.sh" >/dev/null 2>&1 ||
+	say "static-site template: could not build the slipway/busybox base image"; }
 render_nginx || die "cannot render nginx config"
 "$BLD/slipway-ctl" init || die "slipway-ctl init failed"
 "$NGINX_BIN" -t -q -p "$DATA/nginx" -c "$DATA/nginx/nginx.conf" -e "$DATA/logs/nginx-error.log" ||
@@ -153,6 +170,7 @@ while :; do
 	[ "$STOPPING" = 1 ] && break
 	if [ -n "$PIDS_NGINX" ] && ! kill -0 "$PIDS_NGINX" 2>/dev/null; then
 		say "nginx (pid $PIDS_NGINX) died: restarting"
+		stop_nginx_group QUIT
 		sleep 0.5; start_nginx
 	fi
 	if [ -n "$PID_FCGI" ] && ! kill -0 "$PID_FCGI" 2>/dev/null; then

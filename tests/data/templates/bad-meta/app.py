@@ -1,0 +1,1 @@
+print("not served; only registered")
