@@ -5,7 +5,8 @@
 # progress bar reaching 100%, running, open, logs, stop, restart, edit,
 # save as template, deploy it, delete both, XSS payloads rendered as text,
 # admin pages, phone width, keyboard, logout.  Screenshots go to $T/shots;
-# on a run with no failures they are copied to docs/screenshots/ for the
+# on a run with no failures and SLIPWAY_UPDATE_SCREENSHOTS=1 they are copied
+# to docs/screenshots/ for the
 # README (when the source tree is writable).
 . "$SLIPWAY_SRCDIR/tests/e2e/lib.sh"
 trap e2e_finish EXIT
@@ -42,7 +43,8 @@ ok $(( rc == 0 || (rc == 1 && T_FAILED > 0) ? 0 : 1 )) "ui_test.py exits cleanly
 
 n=$(find "$SHOTS" -name '*.png' | wc -l)
 like "$n" '^[1-9][0-9]*$' "screenshots saved ($n)"
-if [ "$T_FAILED" -eq 0 ] && [ "$n" -gt 0 ]; then
+# The source tree is only written when asked (SLIPWAY_UPDATE_SCREENSHOTS=1).
+if [ "$T_FAILED" -eq 0 ] && [ "$n" -gt 0 ] && [ "${SLIPWAY_UPDATE_SCREENSHOTS:-0}" = 1 ]; then
 	dest=$SRC/docs/screenshots
 	if mkdir -p "$dest" 2>/dev/null && [ -w "$dest" ]; then
 		rm -f "$dest"/*.png
