@@ -28,6 +28,7 @@
 
 #include "agent.h"
 #include "agent_int.h"
+#include "agent_venv.h"
 #include "buf.h"
 #include "caps.h"
 #include "conf.h"
@@ -206,11 +207,13 @@ agent_count(const struct agent *a, enum child_kind kind, int deploy_only)
 
 /*
  * Claim the oldest pending job whose app has no running job and no older
- * pending job (per app in queue order); deploys only when allowed.
+ * pending job (per app in queue order); deploys only when allowed; only
+ * jobs of the host runtime's apps when host_only (Docker away).
  * 1 with *out, 0 none, -1 error.
  */
 static int
-agent_claim(struct db *db, long pid, int allow_deploy, struct job *out)
+agent_claim(struct db *db, long pid, int allow_deploy, int host_only,
+    struct job *out)
 {
 	sqlite3_stmt *st;
 	const char *kind;
@@ -224,12 +227,15 @@ agent_claim(struct db *db, long pid, int allow_deploy, struct job *out)
 	    "r.app_id = j.app_id AND r.state = 'running') AND NOT EXISTS "
 	    "(SELECT 1 FROM jobs o WHERE o.app_id = j.app_id AND o.state = "
 	    "'pending' AND o.id < j.id) AND (? OR j.kind <> 'deploy') "
+	    "AND (? = 0 OR EXISTS (SELECT 1 FROM apps h WHERE h.id = j.app_id "
+	    "AND h.type IN (" AGENT_VENV_TYPES_SQL "))) "
 	    "ORDER BY j.id LIMIT 1) RETURNING id, app_id, kind");
 	if (st == NULL)
 		goto fail;
 	db_bind_int(st, 1, pid);
 	db_bind_int(st, 2, db_now());
 	db_bind_int(st, 3, allow_deploy ? 1 : 0);
+	db_bind_int(st, 4, host_only ? 1 : 0);
 	switch (sqlite3_step(st)) {
 	case SQLITE_ROW:
 		memset(out, 0, sizeof(*out));
@@ -267,9 +273,12 @@ agent_claim_jobs(struct agent *a)
 	pid_t pid;
 	int r;
 
-	while (a->ev != NULL && agent_count(a, CHILD_JOB, 0) < AGENT_MAX_JOBS) {
+	/* Without Docker, the host runtime's jobs still run (agent_venv.c). */
+	while ((a->ev != NULL || agent_venv_enabled()) &&
+	    agent_count(a, CHILD_JOB, 0) < AGENT_MAX_JOBS) {
 		r = agent_claim(a->db, (long)getpid(),
-		    agent_count(a, CHILD_JOB, 1) < AGENT_MAX_BUILDS, &job);
+		    agent_count(a, CHILD_JOB, 1) < AGENT_MAX_BUILDS,
+		    a->ev == NULL, &job);
 		if (r != 1)
 			break;
 		(void)str_fmt(idbuf, sizeof(idbuf), "%" PRId64, job.id);
@@ -685,6 +694,8 @@ agent_reconcile(struct agent *a)
 	for (j = 0; j < n; j++) {
 		struct agent_app *app = &apps[j];
 
+		if (agent_venv_handles(app))
+			continue;	/* host processes: agent_venv_start */
 		if ((has_job = agent_app_has_job(a->db, app->rowid, 0)) != 0)
 			continue;
 		c = agent_find_container(&l, app);
@@ -816,6 +827,8 @@ agent_tick(struct agent *a)
 	    &apps, &n) == -1)
 		goto out;
 	for (j = 0; j < n; j++) {
+		if (agent_venv_handles(&apps[j]))
+			continue;	/* host processes: agent_venv_tick */
 		c = agent_find_container(&l, &apps[j]);
 		if (c != NULL && strcmp(c->state, "running") == 0) {
 			if (beat && strcmp(apps[j].status, "running") == 0)
@@ -913,7 +926,8 @@ agent_timeout(const struct agent *a)
 	int64_t now = agent_now_ms(), t = now + AGENT_POLL_MS;
 	size_t i;
 
-	if (a->next_tick < t)
+	/* the tick runs only while Docker is connected (agent_run) */
+	if (a->ev != NULL && a->next_tick < t)
 		t = a->next_tick;
 	if (a->ev == NULL && a->next_connect < t)
 		t = a->next_connect;
@@ -952,6 +966,7 @@ agent_run(const struct conf *conf, volatile int *quit)
 	struct sigaction sa;
 	struct pollfd pfd[2];
 	enum docker_err e;
+	int64_t next_venv_tick = 0;
 	int sp[2] = { -1, -1 }, r, rc = -1;
 
 	memset(&a, 0, sizeof(a));
@@ -980,6 +995,7 @@ agent_run(const struct conf *conf, volatile int *quit)
 	log_info("agent %ld: instance %s, data %s", (long)getpid(), a.inst,
 	    conf->data_dir);
 
+	agent_venv_start(conf, a.db);	/* host apps: recovery, Docker or not */
 	agent_connect(&a);
 	while (!*quit) {
 		pfd[0].fd = a.wake_fd;
@@ -1008,6 +1024,10 @@ agent_run(const struct conf *conf, volatile int *quit)
 		if (a.ev != NULL && agent_now_ms() >= a.next_tick) {
 			agent_tick(&a);
 			a.next_tick = agent_now_ms() + AGENT_TICK_MS;
+		}
+		if (agent_now_ms() >= next_venv_tick) {
+			agent_venv_tick(conf, a.db);
+			next_venv_tick = agent_now_ms() + AGENT_TICK_MS;
 		}
 		agent_watchdog(&a);
 	}

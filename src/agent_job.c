@@ -30,6 +30,7 @@
 
 #include "agent.h"
 #include "agent_int.h"
+#include "agent_venv.h"
 #include "archive.h"
 #include "buf.h"
 #include "caps.h"
@@ -304,6 +305,7 @@ agent_job_gpus(struct agent_job *c, struct agent_gpu_ids *out)
 	size_t i, n = 0;
 	int r;
 
+	err[0] = '\0';
 	memset(out, 0, sizeof(*out));
 	if (c->app.vram_required <= 0)
 		return 0;
@@ -314,7 +316,9 @@ agent_job_gpus(struct agent_job *c, struct agent_gpu_ids *out)
 	r = gpu_reserve(c->db, &inv, c->app.rowid, c->app.vram_required, gpus,
 	    sizeof(gpus), err, sizeof(err));
 	if (r != GPU_RESERVE_OK) {
-		if (r == GPU_RESERVE_ERROR || err[0] == '\0')
+		if (r == GPU_RESERVE_ERROR)
+			agent_job_fail(c, "internal error (GPU reservation)");
+		else if (err[0] == '\0')
 			agent_job_fail(c, "no GPU with %" PRId64 " MiB free",
 			    c->app.vram_required);
 		else
@@ -1042,6 +1046,10 @@ agent_job_main(const struct conf *conf, int64_t job_id, pid_t parent)
 	    c.kind == JOB_RESTART;
 	log_info("job %" PRId64 ": %s app %s", job_id, jobs_kind_name(c.kind),
 	    c.app.app_id);
+	if (agent_venv_handles(&c.app)) {	/* host runtime: agent_venv.c */
+		rc = agent_venv_job(&c);
+		goto finish;
+	}
 	switch (c.kind) {
 	case JOB_DEPLOY:
 		rc = job_deploy(&c);
@@ -1074,6 +1082,8 @@ finish:
 			(void)jobs_finish(c.db, job_id, "cancelled", c.err.data);
 		} else {
 			(void)agent_job_set_status(&c, "error", "%s", c.err.data);
+			/* An app in error holds no GPU (as gpu_rederive). */
+			(void)gpu_release(c.db, c.app.rowid);
 			agent_routes_sync(conf, c.db);	/* a starting route goes */
 			(void)jobs_finish(c.db, job_id, "failed", c.err.data);
 		}

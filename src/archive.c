@@ -514,6 +514,7 @@ ar_entry(struct ar_extract *x, struct archive *ar, struct archive *aw,
 	char pname[128];
 	mode_t type = archive_entry_filetype(e);
 	mode_t mode = archive_entry_perm(e), perm;
+	struct stat st;
 	size_t depth, tdepth;
 	uint64_t lsize = 0;
 	int r, is_file = 0;
@@ -580,6 +581,14 @@ ar_entry(struct ar_extract *x, struct archive *ar, struct archive *aw,
 			    "%s: not a file, directory or link", pname);
 		}
 	}
+	/*
+	 * The same name twice: the second would silently replace the first
+	 * (a directory named again, or made before for a file in it, is fine).
+	 */
+	if (fstatat(x->destfd, x->name.data, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    !(S_ISDIR(st.st_mode) && type == AE_IFDIR && hl == NULL))
+		return ar_fail(x, ARCHIVE_RES_UNSAFE, "%s: the same name twice",
+		    pname);
 	/* A declared size over the cap fails early; the real count follows. */
 	if (archive_entry_size_is_set(e) && archive_entry_size(e) > 0 &&
 	    (uint64_t)archive_entry_size(e) > l->max_bytes - x->bytes)

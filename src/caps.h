@@ -145,4 +145,14 @@
 #define CONTAINER_PAGE_MAX	100000000LL	/* ?page= upper bound */
 #define CONTAINER_CREATE_TRIES	4		/* insert/conflict rounds */
 
+/* Host runtime for gradio/plugin apps (agent_venv.c, SLIPWAY_GRADIO_RUNTIME=venv) */
+#define AGENT_VENV_PYTHON	"python3"	/* SLIPWAY_PYTHON (PATH search) */
+#define AGENT_VENV_PATH		"/usr/local/bin:/usr/bin:/bin"	/* after <venv>/bin */
+#define AGENT_VENV_LANG		"C.UTF-8"	/* LANG of app and installs */
+#define AGENT_VENV_NOFILE	4096		/* RLIMIT_NOFILE of app and installs */
+#define AGENT_VENV_GROUPS_MAX	64		/* supplementary groups of SLIPWAY_RUN_USER */
+#define AGENT_VENV_POLL_MS	100		/* installs, stops: state looked at this often */
+#define AGENT_VENV_KILL_WAIT_MS	2000		/* after SIGKILL: wait this long for the group */
+#define AGENT_VENV_STAT_MAX	1024		/* bytes of /proc/<pid>/stat read */
+
 #endif

@@ -100,6 +100,9 @@ static const char *const db_migrations[] = {
 	"CREATE TABLE meta ("
 	"  key TEXT PRIMARY KEY,"
 	"  value INTEGER NOT NULL);",
+	/* 2: host runtime (agent_venv.c): the app's process and its start time */
+	"ALTER TABLE apps ADD COLUMN host_pid INTEGER;"	/* session leader */
+	"ALTER TABLE apps ADD COLUMN host_pid_start INTEGER;", /* /proc stat field 22 */
 };
 
 #define DB_NMIGRATIONS ((int)(sizeof(db_migrations) / sizeof(db_migrations[0])))
