@@ -205,64 +205,6 @@ agent_count(const struct agent *a, enum child_kind kind, int deploy_only)
 	return n;
 }
 
-/*
- * Claim the oldest pending job whose app has no running job and no older
- * pending job (per app in queue order); deploys only when allowed; only
- * jobs of the host runtime's apps when host_only (Docker away).
- * 1 with *out, 0 none, -1 error.
- */
-static int
-agent_claim(struct db *db, long pid, int allow_deploy, int host_only,
-    struct job *out)
-{
-	sqlite3_stmt *st;
-	const char *kind;
-	int rc = -1;
-
-	if (db_begin(db) == -1)
-		return -1;
-	st = db_prepare(db, "UPDATE jobs SET state = 'running', claimed_by = ?, "
-	    "started_at = ? WHERE id = (SELECT j.id FROM jobs j WHERE "
-	    "j.state = 'pending' AND NOT EXISTS (SELECT 1 FROM jobs r WHERE "
-	    "r.app_id = j.app_id AND r.state = 'running') AND NOT EXISTS "
-	    "(SELECT 1 FROM jobs o WHERE o.app_id = j.app_id AND o.state = "
-	    "'pending' AND o.id < j.id) AND (? OR j.kind <> 'deploy') "
-	    "AND (? = 0 OR EXISTS (SELECT 1 FROM apps h WHERE h.id = j.app_id "
-	    "AND h.type IN (" AGENT_VENV_TYPES_SQL "))) "
-	    "ORDER BY j.id LIMIT 1) RETURNING id, app_id, kind");
-	if (st == NULL)
-		goto fail;
-	db_bind_int(st, 1, pid);
-	db_bind_int(st, 2, db_now());
-	db_bind_int(st, 3, allow_deploy ? 1 : 0);
-	db_bind_int(st, 4, host_only ? 1 : 0);
-	switch (sqlite3_step(st)) {
-	case SQLITE_ROW:
-		memset(out, 0, sizeof(*out));
-		out->id = sqlite3_column_int64(st, 0);
-		out->app_rowid = sqlite3_column_int64(st, 1);
-		kind = (const char *)sqlite3_column_text(st, 2);
-		if (kind == NULL || jobs_kind_parse(kind, &out->kind) == -1)
-			out->kind = JOB__MAX;
-		rc = 1;
-		break;
-	case SQLITE_DONE:
-		rc = 0;
-		break;
-	default:
-		log_warnx("claim: %s", sqlite3_errmsg(db->conn));
-		goto fail;
-	}
-	sqlite3_finalize(st);
-	if (db_commit(db) == -1)
-		return -1;
-	return rc;
-fail:
-	sqlite3_finalize(st);
-	db_rollback(db);
-	return -1;
-}
-
 static void
 agent_claim_jobs(struct agent *a)
 {
@@ -276,9 +218,10 @@ agent_claim_jobs(struct agent *a)
 	/* Without Docker, the host runtime's jobs still run (agent_venv.c). */
 	while ((a->ev != NULL || agent_venv_enabled()) &&
 	    agent_count(a, CHILD_JOB, 0) < AGENT_MAX_JOBS) {
-		r = agent_claim(a->db, (long)getpid(),
-		    agent_count(a, CHILD_JOB, 1) < AGENT_MAX_BUILDS,
-		    a->ev == NULL, &job);
+		r = jobs_claim(a->db, (long)getpid(),
+		    (agent_count(a, CHILD_JOB, 1) < AGENT_MAX_BUILDS ? 0 :
+		    JOBS_CLAIM_NO_DEPLOY) |
+		    (a->ev == NULL ? JOBS_CLAIM_HOST_ONLY : 0), &job);
 		if (r != 1)
 			break;
 		(void)str_fmt(idbuf, sizeof(idbuf), "%" PRId64, job.id);

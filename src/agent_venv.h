@@ -73,7 +73,8 @@ struct conf;
 struct db;
 
 /* apps.type values the host runtime takes over (SQL list). */
-#define AGENT_VENV_TYPES_SQL	"'gradio', 'plugin'"
+#include "jobs.h"
+#define AGENT_VENV_TYPES_SQL	JOBS_HOST_TYPES_SQL
 
 /* SLIPWAY_GRADIO_RUNTIME is "venv". */
 int	agent_venv_enabled(void);

@@ -82,7 +82,7 @@ jobs_wake(const char *agent_socket)
 }
 
 int
-jobs_claim(struct db *db, long pid, struct job *out)
+jobs_claim(struct db *db, long pid, int flags, struct job *out)
 {
 	sqlite3_stmt *st;
 	const char *kind, *state;
@@ -93,12 +93,19 @@ jobs_claim(struct db *db, long pid, struct job *out)
 	st = db_prepare(db, "UPDATE jobs SET state = 'running', claimed_by = ?, "
 	    "started_at = ? WHERE id = (SELECT j.id FROM jobs j WHERE "
 	    "j.state = 'pending' AND NOT EXISTS (SELECT 1 FROM jobs r WHERE "
-	    "r.app_id = j.app_id AND r.state = 'running') ORDER BY j.id "
-	    "LIMIT 1) RETURNING id, app_id, kind, state, created_at");
+	    "r.app_id = j.app_id AND r.state = 'running') AND NOT EXISTS "
+	    "(SELECT 1 FROM jobs o WHERE o.app_id = j.app_id AND o.state = "
+	    "'pending' AND o.id < j.id) AND (? = 0 OR j.kind <> 'deploy') "
+	    "AND (? = 0 OR EXISTS (SELECT 1 FROM apps h WHERE h.id = j.app_id "
+	    "AND h.type IN (" JOBS_HOST_TYPES_SQL "))) "
+	    "ORDER BY j.id LIMIT 1) RETURNING id, app_id, kind, state, "
+	    "created_at");
 	if (st == NULL)
 		goto out;
 	db_bind_int(st, 1, pid);
 	db_bind_int(st, 2, db_now());
+	db_bind_int(st, 3, (flags & JOBS_CLAIM_NO_DEPLOY) ? 1 : 0);
+	db_bind_int(st, 4, (flags & JOBS_CLAIM_HOST_ONLY) ? 1 : 0);
 	switch (sqlite3_step(st)) {
 	case SQLITE_ROW:
 		memset(out, 0, sizeof(*out));

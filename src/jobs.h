@@ -44,10 +44,17 @@ int	 jobs_enqueue(struct db *, int64_t app_rowid, enum job_kind,
 void	 jobs_wake(const char *agent_socket);
 
 /*
- * Agent: claim the oldest pending job whose app has no running job.
+ * Agent: claim the oldest pending job of an app that has no running job
+ * and no older pending one (an app's jobs run in order).  Flags narrow
+ * the choice: JOBS_CLAIM_NO_DEPLOY (the build slots are full),
+ * JOBS_CLAIM_HOST_ONLY (Docker is away: only apps of the types in
+ * JOBS_HOST_TYPES_SQL, which the host runtime runs).
  * Returns 1 with *out filled, 0 if none, -1 on error.
  */
-int	 jobs_claim(struct db *, long claimer_pid, struct job *out);
+#define JOBS_CLAIM_NO_DEPLOY	0x1
+#define JOBS_CLAIM_HOST_ONLY	0x2
+#define JOBS_HOST_TYPES_SQL	"'gradio', 'plugin'"
+int	 jobs_claim(struct db *, long claimer_pid, int flags, struct job *out);
 /* Finish: state "done", "failed" or "cancelled"; error may be NULL. */
 int	 jobs_finish(struct db *, int64_t job_id, const char *state,
 	    const char *error);

@@ -109,8 +109,7 @@ code=$(wait_200 "$APPS/apps/$A/" 10)
 t1=$(date +%s%N)
 is "$code" 200 "restart -> serving again"
 ms=$(( (t1 - t0) / 1000000 ))
-diag "restart to first 200 through nginx: $ms ms"
-ok $([ "$ms" -lt 1000 ]; echo $?) "restart to first 200 under 1 s ($ms ms)"
+diag "restart to first 200 through nginx: $ms ms (the goal is checked by bench/deploy.sh)"
 st=$(app_wait "$A" running 10)
 is "$st" running "status running after restart"
 is "$(app_col "$A" image)" "$img1" "same image (no rebuild)"

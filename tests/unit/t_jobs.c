@@ -167,42 +167,42 @@ test_queue(struct db *db)
 	ok(no_open_stmt(db), "enqueue leaves nothing open");
 
 	memset(&j, 0xa5, sizeof(j));
-	is(jobs_claim(db, 111, &j), 1, "claim");
+	is(jobs_claim(db, 111, 0, &j), 1, "claim");
 	ok(j.id == ja1 && j.app_rowid == a && j.kind == JOB_DEPLOY &&
 	    strcmp(j.state, "running") == 0 && j.created_at >= before,
 	    "the oldest job: A1 deploy, running");
 	ok(job_is(db, ja1, "state", "running") && job_is(db, ja1, "claimed_by", "111")
 	    && job_has(db, ja1, "started_at"), "row: running, claimed_by, started_at");
 	ok(!db->in_tx && no_open_stmt(db), "claim commits and leaves nothing open");
-	is(jobs_claim(db, 111, &j), 1, "claim again");
+	is(jobs_claim(db, 111, 0, &j), 1, "claim again");
 	is(j.id, jb1, "B1: A2 waits while A1 runs");
-	is(jobs_claim(db, 111, &j), 1, "claim again");
+	is(jobs_claim(db, 111, 0, &j), 1, "claim again");
 	is(j.id, jc1, "C1 (restart)");
 	is(j.kind, JOB_RESTART, "kind restart");
 	memset(&j, 0, sizeof(j));
-	is(jobs_claim(db, 111, &j), 0, "nothing claimable: A2 and A3 wait for A1");
+	is(jobs_claim(db, 111, 0, &j), 0, "nothing claimable: A2 and A3 wait for A1");
 	ok(jobs_finish(db, ja1, "done", NULL) == 0, "finish A1");
 	ok(job_is(db, ja1, "state", "done") && job_is(db, ja1, "error", NULL),
 	    "A1 done, no error");
-	is(jobs_claim(db, 111, &j), 1, "claim after A1 finished");
+	is(jobs_claim(db, 111, 0, &j), 1, "claim after A1 finished");
 	ok(j.id == ja2 && j.kind == JOB_STOP, "A2 (stop) now");
-	is(jobs_claim(db, 111, &j), 0, "A3 waits for A2");
+	is(jobs_claim(db, 111, 0, &j), 0, "A3 waits for A2");
 	ok(jobs_finish(db, ja2, "failed", "it's \"broken\"; DROP TABLE jobs") == 0,
 	    "finish A2 failed with an error text");
 	ok(job_is(db, ja2, "state", "failed") &&
 	    job_is(db, ja2, "error", "it's \"broken\"; DROP TABLE jobs"),
 	    "error stored verbatim (bound)");
-	is(jobs_claim(db, 111, &j), 1, "A3 claimable");
+	is(jobs_claim(db, 111, 0, &j), 1, "A3 claimable");
 	is(j.kind, JOB_START, "A3 is the start job");
 	ok(jobs_finish(db, j.id, "done", NULL) == 0 &&
 	    jobs_finish(db, jb1, "done", NULL) == 0 &&
 	    jobs_finish(db, jc1, "cancelled", NULL) == 0, "finish the rest");
-	is(jobs_claim(db, 111, &j), 0, "queue empty");
+	is(jobs_claim(db, 111, 0, &j), 0, "queue empty");
 
 	/* Claim inside an open transaction fails cleanly. */
 	ok(jobs_enqueue(db, b, JOB_STOP, &jx) == 0, "one more job");
 	ok(db_begin(db) == 0, "open a transaction");
-	is(jobs_claim(db, 111, &j), -1, "claim inside a transaction: -1");
+	is(jobs_claim(db, 111, 0, &j), -1, "claim inside a transaction: -1");
 	ok(db->in_tx, "the caller's transaction is left alone");
 	db_rollback(db);
 	ok(jobs_enqueue(db, b, JOB_STOP, &jx) == 0, "enqueue after the rollback");
@@ -215,7 +215,7 @@ test_queue(struct db *db)
 
 		db_bind_int(st, 1, c);
 		ok(db_exec_stmt(db, st) == 0, "a job with kind 'bogus'");
-		is(jobs_claim(db, 5, &j), 1, "it is claimed");
+		is(jobs_claim(db, 5, 0, &j), 1, "it is claimed");
 		is(j.kind, JOB__MAX, "with kind JOB__MAX");
 		(void)jobs_finish(db, j.id, "failed", "unknown kind");
 	}
@@ -231,8 +231,8 @@ test_orphans_cancel(struct db *db)
 	b = mkapp(db, "orphb");
 	ok(jobs_enqueue(db, a, JOB_DEPLOY, &j1) == 0 &&
 	    jobs_enqueue(db, b, JOB_DEPLOY, &j2) == 0, "two jobs");
-	ok(jobs_claim(db, 111, &j) == 1 && j.id == j1, "claimed by dead agent 111");
-	ok(jobs_claim(db, 222, &j) == 1 && j.id == j2, "claimed by us, 222");
+	ok(jobs_claim(db, 111, 0, &j) == 1 && j.id == j1, "claimed by dead agent 111");
+	ok(jobs_claim(db, 222, 0, &j) == 1 && j.id == j2, "claimed by us, 222");
 	is(jobs_requeue_orphans(db, 222), 1, "requeue_orphans(222) requeues one");
 	ok(job_is(db, j1, "state", "pending") && job_is(db, j1, "claimed_by", NULL) &&
 	    job_is(db, j1, "started_at", NULL), "111's job pending again, unclaimed");
@@ -242,7 +242,7 @@ test_orphans_cancel(struct db *db)
 	ok(db_exec(db, "UPDATE jobs SET claimed_by = NULL WHERE id = " "(SELECT max(id) FROM jobs WHERE state = 'running')") == 0,
 	    "a running job with no claimer");
 	is(jobs_requeue_orphans(db, 222), 1, "claimed_by NULL counts as orphaned");
-	ok(jobs_claim(db, 222, &j) == 1 && jobs_claim(db, 222, &j) == 1,
+	ok(jobs_claim(db, 222, 0, &j) == 1 && jobs_claim(db, 222, 0, &j) == 1,
 	    "claim both again");
 	(void)jobs_finish(db, j1, "done", NULL);
 	(void)jobs_finish(db, j2, "done", NULL);
@@ -251,7 +251,7 @@ test_orphans_cancel(struct db *db)
 	ok(jobs_enqueue(db, a, JOB_START, &j3) == 0 &&
 	    jobs_enqueue(db, a, JOB_STOP, &j4) == 0 &&
 	    jobs_enqueue(db, b, JOB_STOP, &j5) == 0, "A: start, stop; B: stop");
-	ok(jobs_claim(db, 222, &j) == 1 && j.id == j3, "A's start is running");
+	ok(jobs_claim(db, 222, 0, &j) == 1 && j.id == j3, "A's start is running");
 	ok(jobs_cancel_pending(db, a) == 0, "cancel A's pending jobs");
 	ok(job_is(db, j4, "state", "cancelled") &&
 	    job_has(db, j4, "finished_at"), "A's stop cancelled, finished_at set");
@@ -264,6 +264,36 @@ test_orphans_cancel(struct db *db)
 }
 
 /* Four processes claim from one queue; no job may be claimed twice. */
+/* The flags: no deploys while the build slots are full; host-only apps
+ * (gradio, plugin) while Docker is away. */
+static void
+test_claim_flags(struct db *db)
+{
+	int64_t d, g, jd, jg, jstop;
+	struct job j;
+
+	d = mkapp(db, "flagdocker");
+	g = mkapp(db, "flaggradio");
+	ok(db_exec(db, "UPDATE apps SET type = 'docker' WHERE name = 'flagdocker'") == 0 &&
+	    db_exec(db, "UPDATE apps SET type = 'gradio' WHERE name = 'flaggradio'") == 0,
+	    "a docker app and a gradio app");
+	ok(jobs_enqueue(db, d, JOB_DEPLOY, &jd) == 0 &&
+	    jobs_enqueue(db, g, JOB_DEPLOY, &jg) == 0, "a deploy for each");
+	is(jobs_claim(db, 7, JOBS_CLAIM_NO_DEPLOY, &j), 0,
+	    "NO_DEPLOY: deploys are left");
+	ok(jobs_claim(db, 7, JOBS_CLAIM_HOST_ONLY, &j) == 1 && j.id == jg,
+	    "HOST_ONLY: the gradio app's deploy, past the older docker one");
+	is(jobs_claim(db, 7, JOBS_CLAIM_HOST_ONLY, &j), 0,
+	    "HOST_ONLY: the docker deploy waits for Docker");
+	ok(jobs_enqueue(db, g, JOB_STOP, &jstop) == 0 &&
+	    jobs_finish(db, jg, "done", NULL) == 0, "gradio deploy done, stop queued");
+	ok(jobs_claim(db, 7, JOBS_CLAIM_NO_DEPLOY, &j) == 1 && j.id == jstop &&
+	    j.kind == JOB_STOP, "NO_DEPLOY: a stop is still claimed");
+	ok(jobs_claim(db, 7, 0, &j) == 1 && j.id == jd, "no flags: the deploy");
+	ok(jobs_finish(db, jd, "done", NULL) == 0 &&
+	    jobs_finish(db, jstop, "done", NULL) == 0, "finish both");
+}
+
 static void
 test_concurrent_claims(const char *path)
 {
@@ -306,7 +336,7 @@ test_concurrent_claims(const char *path)
 				(void)read(fds[0], &c, 1);
 				if ((cd = db_open(path)) == NULL)
 					_exit(1);
-				while ((r = jobs_claim(cd, 1000 + k, &j)) == 1) {
+				while ((r = jobs_claim(cd, 1000 + k, 0, &j)) == 1) {
 					(void)write(res[1], &j.id, sizeof(j.id));
 					(void)jobs_finish(cd, j.id, "done", NULL);
 				}
@@ -406,6 +436,7 @@ main(void)
 		owner = db_last_id(db);
 		test_queue(db);
 		test_orphans_cancel(db);
+		test_claim_flags(db);
 		db_close(db);
 		test_concurrent_claims(p);
 	} else
