@@ -5,7 +5,7 @@ set -u
 cd "$(dirname "$0")"
 echo "| what | slipway | baseline (same run) | ratio | reproduce |"
 echo "|---|---|---|---|---|"
-for b in users-me.sh routes.sh template-deploy.sh upload.sh; do
+for b in users-me.sh load.sh routes.sh template-deploy.sh deploy.sh upload.sh image-load.sh gradio-deps.sh; do
 	[ -f "$b" ] || continue
 	timeout 300 bash "./$b" || echo "| $b | failed | | | bash bench/$b |"
 done

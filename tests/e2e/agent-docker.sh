@@ -23,6 +23,7 @@ export SLIPWAY_START_TIMEOUT=20
 # The stack talks to Docker through a proxy this test can cut.
 PROXY_DIR=$(mktemp -d /tmp/slipway-dproxy.XXXXXX)
 AGENT_CLEANUP_DIRS=$PROXY_DIR
+docker_ensure || { echo "Bail out! no Docker daemon"; exit 1; }
 export SLIPWAY_DOCKER_SOCKET=$PROXY_DIR/docker.sock
 docker_proxy_start "$SLIPWAY_DOCKER_SOCKET" || { echo "Bail out! docker proxy"; exit 1; }
 stack_start || exit 1
@@ -286,16 +287,15 @@ if [ "$st" = 202 ]; then
 fi
 
 # ------------------------------------------------------------ dockerd restart
-if grep -q 'starting dockerd' "$T/up.log"; then
+if [ -n "$DOCKERD_PID" ]; then
 	D=$(app_create docker "$(src busybox-httpd)")
 	st=$(app_wait "$D" 'running|error' 60)
 	is "$st" running "app for the dockerd restart"
-	dpid=$(sed -n 's/.*dockerd ready (pid \([0-9]*\)).*/\1/p' "$T/up.log" | tail -n 1)
-	diag "restarting the dockerd this stack started (pid $dpid)"
-	kill -TERM "$dpid"
-	for _ in $(seq 1 300); do curl -s -m 1 --unix-socket /var/run/docker.sock http://d/_ping | grep -q OK && break; sleep 0.1; done
+	diag "restarting the dockerd this test started (pid $DOCKERD_PID)"
+	docker_restart_owned
+	ok $? "dockerd restarted"
 	is "$(wait_200 "$APPS/apps/$D/" 60)" 200 "the app is back after dockerd restarted"
 	is "$(app_col "$D" status)" running "and running"
 else
-	echo "# SKIP dockerd restart: this test did not start dockerd (a shared daemon is never restarted)"
+	echo "# dockerd restart not run: the daemon was already there (a shared daemon is never restarted)"
 fi

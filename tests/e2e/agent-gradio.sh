@@ -9,10 +9,7 @@
 . "$SLIPWAY_SRCDIR/tests/e2e/agent-lib.sh"
 trap e2e_finish EXIT
 
-if ! curl -s -m 2 --unix-socket /var/run/docker.sock http://docker/_ping >/dev/null 2>&1; then
-	echo "1..0 # SKIP no Docker daemon"
-	exit 0
-fi
+docker_ensure || { echo "Bail out! no Docker daemon"; exit 1; }
 BASE=slipway-test/python:3.11
 docker image inspect "$BASE" >/dev/null 2>&1 && BASE_WAS_THERE=1 || BASE_WAS_THERE=0
 if ! sh "$SLIPWAY_SRCDIR/tests/data/apps/make-python-base.sh" "$BASE" >/dev/null; then

@@ -15,10 +15,7 @@
 . "$SLIPWAY_SRCDIR/tests/e2e/agent-lib.sh"
 trap e2e_finish EXIT
 
-if ! curl -s -m 2 --unix-socket /var/run/docker.sock http://docker/_ping >/dev/null 2>&1; then
-	echo "1..0 # SKIP no Docker daemon"
-	exit 0
-fi
+docker_ensure || { echo "Bail out! no Docker daemon"; exit 1; }
 if ! /usr/bin/python3 -c 'import requests' 2>/dev/null; then
 	echo "1..0 # SKIP python3-requests not importable by /usr/bin/python3"
 	exit 0

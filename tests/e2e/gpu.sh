@@ -13,10 +13,7 @@
 . "$SLIPWAY_SRCDIR/tests/e2e/lib.sh"
 . "$SLIPWAY_SRCDIR/tests/e2e/agent-lib.sh"
 
-if ! curl -s -m 2 --unix-socket /var/run/docker.sock http://docker/_ping >/dev/null 2>&1; then
-	echo "1..0 # SKIP no Docker"
-	exit 0
-fi
+docker_ensure || { echo "Bail out! no Docker daemon"; exit 1; }
 BUSYBOX=$(command -v busybox)
 case $(file -b "$BUSYBOX" 2>/dev/null) in
 *static*) ;;

@@ -27,11 +27,48 @@ like() {	# like <got> <extended regex> <name>
 }
 diag() { echo "# $*"; }
 
+# Docker: a test that finds no daemon starts one it owns (and stops it
+# last, after its cleanup); a daemon that was already there is shared and
+# never restarted or stopped.
+DOCKERD_PID=
+docker_answers() {
+	curl -s -m 2 --unix-socket /var/run/docker.sock http://docker/_ping 2>/dev/null | grep -q OK
+}
+docker_ensure() {
+	docker_answers && return 0
+	command -v dockerd >/dev/null || return 1
+	dockerd >>"/tmp/slipway-test-dockerd.$$.log" 2>&1 &
+	DOCKERD_PID=$!
+	local i
+	for i in $(seq 1 200); do
+		docker_answers && { diag "started dockerd (pid $DOCKERD_PID)"; return 0; }
+		kill -0 "$DOCKERD_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	diag "dockerd did not start:"; tail -5 "/tmp/slipway-test-dockerd.$$.log" | sed 's/^/# /'
+	return 1
+}
+docker_restart_owned() {	# restart the daemon this test started
+	[ -n "$DOCKERD_PID" ] || return 1
+	kill -TERM "$DOCKERD_PID" 2>/dev/null
+	wait "$DOCKERD_PID" 2>/dev/null
+	DOCKERD_PID=
+	docker_ensure
+}
+docker_stop_owned() {
+	[ -n "$DOCKERD_PID" ] || return 0
+	kill -TERM "$DOCKERD_PID" 2>/dev/null
+	wait "$DOCKERD_PID" 2>/dev/null
+	DOCKERD_PID=
+	rm -f "/tmp/slipway-test-dockerd.$$.log"
+}
+
 free_port() {
 	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
 stack_start() {
+	docker_ensure || diag "no Docker daemon: Docker parts will fail"
 	T=$(mktemp -d /tmp/slipway-e2e.XXXXXX)
 	CONTROL_PORT=$(free_port)
 	APPS_PORT=$(free_port)
@@ -70,6 +107,7 @@ stack_stop() {
 e2e_finish() {
 	local rc=$?
 	stack_stop
+	docker_stop_owned
 	if [ "$T_FAILED" -gt 0 ] && [ -n "$T" ]; then
 		diag "failures: logs kept in $T"
 		[ -f "$T/var/logs/slipway.log" ] && tail -n 40 "$T/var/logs/slipway.log" | sed 's/^/# /'

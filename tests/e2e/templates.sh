@@ -12,7 +12,7 @@
 trap e2e_finish EXIT
 
 HAVE_DOCKER=0
-curl -s -m 2 --unix-socket /var/run/docker.sock http://docker/_ping 2>/dev/null | grep -q OK && HAVE_DOCKER=1
+docker_ensure && HAVE_DOCKER=1
 BUSYBOX=/bin/busybox
 file -L "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' || BUSYBOX=$(command -v busybox)
 file -L "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' || {
