@@ -307,7 +307,7 @@ auth_token_user(struct db *db, const char *token, struct user **out)
 		    (token[i] >= 'a' && token[i] <= 'f')))
 			return AUTH_NO_USER;
 	auth_token_hash(token, hash);
-	st = db_prepare(db, "SELECT u.id, u.username, u.is_admin, "
+	st = db_prepare_cached(db, "SELECT u.id, u.username, u.is_admin, "
 	    "u.created_at, t.hash, t.expires_at FROM tokens t JOIN users u "
 	    "ON u.id = t.user_id WHERE t.hash = ?");
 	if (st == NULL)
@@ -338,7 +338,7 @@ auth_token_user(struct db *db, const char *token, struct user **out)
 		log_warnx("%s", sqlite3_errmsg(db->conn));
 		res = AUTH_ERROR;
 	}
-	sqlite3_finalize(st);
+	db_release(db, st);
 	return res;
 }
 

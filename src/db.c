@@ -139,6 +139,54 @@ db_prepare(struct db *db, const char *sql)
 	return st;
 }
 
+sqlite3_stmt *
+db_prepare_cached(struct db *db, const char *sql)
+{
+	struct db_cached *c;
+	size_t i;
+
+	for (i = 0; i < db->ncache; i++) {
+		c = &db->cache[i];
+		if (c->sql != sql)
+			continue;
+		if (c->busy)	/* in use further up: a one-off copy */
+			return db_prepare(db, sql);
+		c->busy = 1;
+		return c->st;
+	}
+	if (db->ncache == DB_STMT_CACHE)
+		return db_prepare(db, sql);
+	c = &db->cache[db->ncache];
+	if (sqlite3_prepare_v3(db->conn, sql, -1, SQLITE_PREPARE_PERSISTENT,
+	    &c->st, NULL) != SQLITE_OK) {
+		log_warnx("prepare: %s", sqlite3_errmsg(db->conn));
+		sqlite3_finalize(c->st);
+		c->st = NULL;
+		return NULL;
+	}
+	c->sql = sql;
+	c->busy = 1;
+	db->ncache++;
+	return c->st;
+}
+
+void
+db_release(struct db *db, sqlite3_stmt *st)
+{
+	size_t i;
+
+	if (st == NULL)
+		return;
+	for (i = 0; i < db->ncache; i++)
+		if (db->cache[i].st == st) {
+			(void)sqlite3_reset(st);
+			(void)sqlite3_clear_bindings(st);
+			db->cache[i].busy = 0;
+			return;
+		}
+	sqlite3_finalize(st);
+}
+
 int
 db_exec_stmt(struct db *db, sqlite3_stmt *st)
 {
@@ -330,6 +378,8 @@ db_close(struct db *db)
 {
 	if (db == NULL)
 		return;
+	while (db->ncache > 0)
+		sqlite3_finalize(db->cache[--db->ncache].st);
 	if (db->conn != NULL)
 		sqlite3_close_v2(db->conn);
 	free(db->path);

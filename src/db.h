@@ -14,10 +14,20 @@
 #include <sqlite3.h>
 #include <stdint.h>
 
+#define DB_STMT_CACHE	8	/* hot statements kept prepared per connection */
+
+struct db_cached {
+	const char	*sql;	/* the literal's address is the key */
+	sqlite3_stmt	*st;
+	int		 busy;
+};
+
 struct db {
-	sqlite3	*conn;
-	char	*path;
-	int	 in_tx;
+	sqlite3		*conn;
+	char		*path;
+	int		 in_tx;
+	struct db_cached cache[DB_STMT_CACHE];
+	size_t		 ncache;
 };
 
 /* Open (creating if needed) and migrate.  Caller frees with db_close(). */
@@ -34,6 +44,13 @@ void		 db_rollback(struct db *);
 
 /* Prepare; logs and returns NULL on error. */
 sqlite3_stmt	*db_prepare(struct db *, const char *sql);
+/*
+ * A hot query kept prepared on this connection (preparing a wide SELECT
+ * costs tens of microseconds): sql must be a string literal.  Give it back
+ * with db_release() (reset, bindings cleared), never sqlite3_finalize().
+ */
+sqlite3_stmt	*db_prepare_cached(struct db *, const char *sql);
+void		 db_release(struct db *, sqlite3_stmt *);
 /* Run a statement with no result rows; finalizes it.  0 or -1. */
 int		 db_exec_stmt(struct db *, sqlite3_stmt *);
 /* Run literal SQL without parameters (schema, pragmas). */

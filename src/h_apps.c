@@ -166,7 +166,7 @@ h_status_list(struct req *r)
 	struct app *a;
 	int rc;
 
-	st = db_prepare(r->db, "SELECT " APP_COLUMNS APP_FROM
+	st = db_prepare_cached(r->db, "SELECT " APP_COLUMNS APP_FROM
 	    "WHERE a.status <> 'deleting' AND (? OR a.owner_id = ?) AND "
 	    "(? IS NULL OR a.status = ?) ORDER BY a.id");
 	if (st == NULL)
@@ -181,7 +181,7 @@ h_status_list(struct req *r)
 		json_object_array_add(arr, app_to_json(a, r->conf));
 		app_free(a);
 	}
-	sqlite3_finalize(st);
+	db_release(r->db, st);
 	if (rc != SQLITE_DONE) {
 		json_object_put(arr);
 		return req_fail(r, HERR_UNAVAILABLE, "database", "database error");

@@ -34,10 +34,16 @@ tpath(const char *name)
 	return buf_detach(&b, NULL);
 }
 
+/* No statement left stepped (db_prepare_cached keeps some prepared). */
 static int
 no_open_stmt(struct db *db)
 {
-	return sqlite3_next_stmt(db->conn, NULL) == NULL;
+	sqlite3_stmt *st = NULL;
+
+	while ((st = sqlite3_next_stmt(db->conn, st)) != NULL)
+		if (sqlite3_stmt_busy(st))
+			return 0;
+	return 1;
 }
 
 static int64_t

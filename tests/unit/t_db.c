@@ -350,6 +350,33 @@ cleanup(void)
 	(void)rmdir(tmpdir);
 }
 
+/* The statement cache: one prepared copy per literal, reset on release. */
+static void
+test_stmt_cache(struct db *db)
+{
+	static const char sql[] = "SELECT value FROM meta WHERE key = ?";
+	sqlite3_stmt *a, *b, *c;
+
+	ok(db_meta_set_int(db, "cache", 7) == 0, "cache: a row to read");
+	a = db_prepare_cached(db, sql);
+	ok(a != NULL, "cache: prepared");
+	db_bind_text(a, 1, "cache");
+	ok(sqlite3_step(a) == SQLITE_ROW && sqlite3_column_int(a, 0) == 7,
+	    "cache: reads");
+	b = db_prepare_cached(db, sql);
+	ok(b != NULL && b != a, "cache: in use, so a one-off copy");
+	db_release(db, b);
+	db_release(db, a);
+	ok(sqlite3_stmt_busy(a) == 0, "cache: release resets (no WAL snapshot kept)");
+	c = db_prepare_cached(db, sql);
+	ok(c == a, "cache: the same statement again");
+	ok(sqlite3_bind_parameter_count(c) == 1 && sqlite3_step(c) == SQLITE_DONE,
+	    "cache: bindings cleared on release");
+	db_release(db, c);
+	ok(db_meta_set_int(db, "cache", 8) == 0,
+	    "cache: a write after release is not blocked");
+}
+
 int
 main(void)
 {
@@ -369,6 +396,7 @@ main(void)
 		test_tx(db);
 		test_meta(db);
 		test_helpers(db);
+		test_stmt_cache(db);
 		db_close(db);
 	} else
 		ok(0, "open main.db");
