@@ -202,4 +202,12 @@ int	agent_compose_up(struct agent_job *, int build, int recreate);
 /* down; purge: -v --rmi local and every labelled container. */
 int	agent_compose_down(struct agent_job *, int purge);
 
+/*
+ * One HTTP request to 127.0.0.1:port: 0 when anything that looks like an
+ * HTTP response comes back (any status), -1 otherwise (agent_job.c).
+ */
+int	agent_http_probe(int port, int connect_ms, int read_ms);
+/* The last step of a delete: port, GPUs, row, route (agent_job.c). */
+int	agent_job_forget(struct agent_job *);
+
 #endif

@@ -457,8 +457,8 @@ out:
  * HTTP response comes back (any status), -1 otherwise.  Short connect
  * timeout: a fresh container's first connection can stall.
  */
-static int
-http_probe(int port, int connect_ms, int read_ms)
+int
+agent_http_probe(int port, int connect_ms, int read_ms)
 {
 	static const char req[] = "GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n"
 	    "User-Agent: slipway-agent\r\nConnection: close\r\n\r\n";
@@ -601,7 +601,7 @@ agent_job_wait_ready(struct agent_job *c, const char *cid, int port)
 	for (;;) {
 		if (agent_job_cancelled(c))
 			return -1;
-		if (http_probe(port, AGENT_PROBE_CONNECT_MS,
+		if (agent_http_probe(port, AGENT_PROBE_CONNECT_MS,
 		    AGENT_PROBE_READ_MS) == 0) {
 			agent_applog_fd(c->logfd, "answering on port %d after "
 			    "%" PRId64 " ms", port, agent_now_ms() - start);
@@ -914,7 +914,6 @@ job_delete(struct agent_job *c)
 {
 	struct docker_image_list l;
 	struct buf label = BUF_INIT;
-	sqlite3_stmt *st;
 	enum docker_err e;
 	size_t i;
 	int rc = -1;
@@ -949,27 +948,39 @@ job_delete(struct agent_job *c)
 	job_remove_files(c);
 	if (c->err.len > 0)
 		goto out;
-	if (ports_release(c->db, c->app.rowid) == -1 ||
-	    gpu_release(c->db, c->app.rowid) == -1) {
-		agent_job_fail(c, "internal error (database)");
-		goto out;
-	}
-	st = db_prepare(c->db, "DELETE FROM apps WHERE id = ? AND status = "
-	    "'deleting'");
-	if (st == NULL)
-		goto out;
-	db_bind_int(st, 1, c->app.rowid);
-	if (db_exec_stmt(c->db, st) == -1) {
-		agent_job_fail(c, "internal error (database)");
-		goto out;
-	}
-	log_info("app %s deleted", c->app.app_id);
-	agent_routes_sync(c->conf, c->db);
-	rc = 0;
+	rc = agent_job_forget(c);
 out:
 	docker_image_list_release(&l);
 	buf_release(&label);
 	return rc;
+}
+
+/*
+ * The last step of a delete, whatever ran the app: its port, GPUs and row
+ * go (jobs cascade), then its route.  0 or -1 (the job fails).
+ */
+int
+agent_job_forget(struct agent_job *c)
+{
+	sqlite3_stmt *st;
+
+	if (ports_release(c->db, c->app.rowid) == -1 ||
+	    gpu_release(c->db, c->app.rowid) == -1) {
+		agent_job_fail(c, "internal error (database)");
+		return -1;
+	}
+	st = db_prepare(c->db, "DELETE FROM apps WHERE id = ? AND status = "
+	    "'deleting'");
+	if (st == NULL)
+		return -1;
+	db_bind_int(st, 1, c->app.rowid);
+	if (db_exec_stmt(c->db, st) == -1) {
+		agent_job_fail(c, "internal error (database)");
+		return -1;
+	}
+	log_info("app %s deleted", c->app.app_id);
+	agent_routes_sync(c->conf, c->db);
+	return 0;
 }
 
 /* Load the claimed job. 1 ok, 0 not ours to run, -1 error. */

@@ -1076,63 +1076,6 @@ out:
 /* ------------------------------------------------------------------ */
 /* The app: start, readiness                                           */
 
-/* An HTTP answer (any status) from 127.0.0.1:port?  0 yes, -1 no. */
-static int
-venv_http_probe(int port)
-{
-	static const char req[] = "GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n"
-	    "User-Agent: slipway-agent\r\nConnection: close\r\n\r\n";
-	struct sockaddr_in sin;
-	struct pollfd pfd;
-	socklen_t sl;
-	char resp[16];
-	size_t got = 0;
-	ssize_t n;
-	int fd, soerr = 0, left, rc = -1;
-	int64_t deadline;
-
-	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0)) == -1)
-		return -1;
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons((uint16_t)port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1) {
-		if (errno != EINPROGRESS)
-			goto out;
-		pfd.fd = fd;
-		pfd.events = POLLOUT;
-		sl = sizeof(soerr);
-		if (poll(&pfd, 1, AGENT_PROBE_CONNECT_MS) != 1 ||
-		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == -1 ||
-		    soerr != 0)
-			goto out;
-	}
-	if (send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) !=
-	    (ssize_t)(sizeof(req) - 1))
-		goto out;
-	deadline = agent_now_ms() + AGENT_PROBE_READ_MS;
-	while (got < 5) {
-		if ((left = (int)(deadline - agent_now_ms())) <= 0)
-			goto out;
-		pfd.fd = fd;
-		pfd.events = POLLIN;
-		if (poll(&pfd, 1, left) != 1)
-			goto out;
-		n = recv(fd, resp + got, sizeof(resp) - got, 0);
-		if (n <= 0) {
-			if (n == -1 && (errno == EAGAIN || errno == EINTR))
-				continue;
-			goto out;
-		}
-		got += (size_t)n;
-	}
-	rc = memcmp(resp, "HTTP/", 5) == 0 ? 0 : -1;
-out:
-	close(fd);
-	return rc;
-}
 
 /* The job fails with what the app wrote to the log since offset from. */
 static void
@@ -1274,7 +1217,7 @@ venv_launch(struct agent_job *c, struct venv_ctx *v)
 				    "%d before answering", WEXITSTATUS(status));
 			goto fail;
 		}
-		if (venv_http_probe(port) == 0)
+		if (agent_http_probe(port, AGENT_PROBE_CONNECT_MS, AGENT_PROBE_READ_MS) == 0)
 			break;
 		if (agent_now_ms() >= deadline) {
 			venv_fail_tail(c, logpos, "not answering HTTP on port %d "
@@ -1391,7 +1334,6 @@ venv_delete(struct agent_job *c)
 	static const char *const dirs[] = { "", ".build", ".deps" };
 	struct venv_ctx v;
 	struct buf p = BUF_INIT;
-	sqlite3_stmt *st;
 	size_t i;
 	int rc = -1;
 
@@ -1416,23 +1358,7 @@ venv_delete(struct agent_job *c)
 		log_warn("unlink %s", p.data);
 	if (c->err.len > 0)
 		goto out;
-	if (ports_release(c->db, c->app.rowid) == -1 ||
-	    gpu_release(c->db, c->app.rowid) == -1) {
-		agent_job_fail(c, "internal error (database)");
-		goto out;
-	}
-	st = db_prepare(c->db, "DELETE FROM apps WHERE id = ? AND status = "
-	    "'deleting'");
-	if (st == NULL)
-		goto out;
-	db_bind_int(st, 1, c->app.rowid);
-	if (db_exec_stmt(c->db, st) == -1) {
-		agent_job_fail(c, "internal error (database)");
-		goto out;
-	}
-	log_info("app %s deleted", c->app.app_id);
-	agent_routes_sync(c->conf, c->db);
-	rc = 0;
+	rc = agent_job_forget(c);
 out:
 	venv_ctx_release(&v);
 	buf_release(&p);

@@ -98,7 +98,8 @@ like "$(app_col "$Q" status_detail)" 'config.yaml' "the reason names config.yaml
 # ------------------------------------------------------------ the dependency layer
 mkdir -p "$T/deps1"
 cp "$FIX/py-echo/echo_app.py" "$T/deps1/app.py"
-printf '# test\nleft-pad==1.0\n' >"$T/deps1/requirements.txt"
+# A requirements file no earlier run used: Docker's build cache survives runs.
+printf '# test %s\nleft-pad==1.0\n' "$(basename "$T")" >"$T/deps1/requirements.txt"
 t0=$(date +%s%N)
 D1=$(app_create gradio "$T/deps1" app.py)
 st=$(app_wait "$D1" 'running|error' 60)
