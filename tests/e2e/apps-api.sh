@@ -62,6 +62,31 @@ bad 400 unsupported_file "unknown file type" -F "file=@$T/junk.bin" -F name=a1
 : >"$T/empty.zip"
 bad 400 'empty_file|bad_archive' "empty file" -F "file=@$T/empty.zip" -F name=a1
 is "$(api POST /upload "${A[@]}" -H 'Content-Type: application/json' -d '{}')" 415 "upload must be multipart"
+
+# Hostile compose projects: each refused with 400 naming the rule.
+compose_case() {	# compose_case <name> <rule regex> <services yaml>
+	local dir=$T/compose-$1
+	mkdir -p "$dir"
+	printf 'services:\n  web:\n    image: busybox\n%s\n' "$2" >"$dir/docker-compose.yml"
+	(cd "$dir" && /usr/bin/python3 -c 'import zipfile; z = zipfile.ZipFile("../c.zip", "w"); z.write("docker-compose.yml"); z.close()')
+	st=$(api POST /upload "${A[@]}" -F "file=@$T/c.zip" -F "name=compose-$1")
+	is "$st" 400 "hostile compose ($1): 400"
+	like "$(body)" '"code":"bad_compose"' "hostile compose ($1): names compose"
+	like "$(body)" "$3" "hostile compose ($1): the message names the rule"
+}
+compose_case privileged '    privileged: true' 'privileged'
+compose_case hostnet '    network_mode: host' 'network_mode'
+compose_case hostpid '    pid: host' 'pid'
+compose_case hostipc '    ipc: host' 'ipc'
+compose_case devices '    devices: ["/dev/sda:/dev/sda"]' 'devices'
+compose_case capadd '    cap_add: [SYS_ADMIN]' 'cap_add'
+compose_case bindetc '    volumes: ["/etc:/host-etc"]' 'volumes'
+compose_case dockersock '    volumes: ["/var/run/docker.sock:/var/run/docker.sock"]' 'volumes|docker'
+compose_case outside '    volumes: ["../../:/up"]' 'volumes'
+compose_case name '    container_name: fixed' 'container_name'
+compose_case port '    ports: ["8080:80"]' 'ports|PORT'
+compose_case allifaces '    ports: ["0.0.0.0:${PORT}:80"]' 'ports|PORT'
+
 is "$(ls "$DATA/uploads" | wc -l)" "$uploads_before" "rejected uploads leave nothing under uploads/"
 is "$(ls "$DATA/tmp" | wc -l)" 0 "rejected uploads leave nothing under tmp/"
 is "$(sqlite3 "$DATA/slipway.db" 'SELECT count(*) FROM apps')" 0 "rejected uploads leave no rows"
