@@ -104,9 +104,28 @@ stack_stop() {
 	fi
 }
 
+# Remove what this stack's agent left in Docker (everything it makes
+# carries its instance label), so no test leaves containers behind.
+stack_docker_cleanup() {
+	[ -n "$T" ] && [ -f "$T/var/slipway.db" ] && docker_answers || return 0
+	local inst ids
+	inst=$(sqlite3 "$T/var/slipway.db" "SELECT printf('%016x', value) FROM meta WHERE key = 'agent_instance'" 2>/dev/null)
+	[ -n "$inst" ] || return 0
+	ids=$(docker ps -aq --filter "label=slipway.instance=$inst")
+	[ -n "$ids" ] && docker rm -f -v $ids >/dev/null 2>&1
+	ids=$(docker images -q --filter "label=slipway.instance=$inst" | sort -u)
+	[ -n "$ids" ] && docker rmi -f $ids >/dev/null 2>&1
+	ids=$(docker volume ls -q --filter "label=slipway.instance=$inst")
+	[ -n "$ids" ] && docker volume rm $ids >/dev/null 2>&1
+	ids=$(docker network ls -q --filter "label=slipway.instance=$inst")
+	[ -n "$ids" ] && docker network rm $ids >/dev/null 2>&1
+	return 0
+}
+
 e2e_finish() {
 	local rc=$?
 	stack_stop
+	stack_docker_cleanup
 	docker_stop_owned
 	if [ "$T_FAILED" -gt 0 ] && [ -n "$T" ]; then
 		diag "failures: logs kept in $T"
