@@ -116,7 +116,7 @@ export function renderTemplates(main, ctx) {
 			title: `Edit template ${t.name}`,
 			fields: [
 				field('Name', { name: 'name', value: t.name, required: true, maxlength: 64 }),
-				field('Description', { tag: 'textarea', name: 'description', rows: 3, maxlength: 4096,
+				field('Description', { tag: 'textarea', name: 'description', rows: 3, maxlength: 1024,
 				    value: t.description || '' }),
 				field('VRAM (MiB)', { name: 'vram_required', type: 'number', min: 0, step: 1,
 				    value: String(t.vram_required || 0) }),
@@ -166,7 +166,7 @@ function uploadForm(onDone, onClose) {
 	    h('div', { class: 'grid2' },
 		field('Name', { name: 'name', id: 'tpl-name', required: true, maxlength: 64 }),
 		field('VRAM (MiB)', { name: 'vram_required', id: 'tpl-vram', type: 'number', min: 0, step: 1, value: '0' })),
-	    field('Description', { tag: 'textarea', name: 'description', id: 'tpl-description', rows: 2, maxlength: 4096 }),
+	    field('Description', { tag: 'textarea', name: 'description', id: 'tpl-description', rows: 2, maxlength: 1024 }),
 	    field('File or archive', { type: 'file', name: 'file', id: 'tpl-file', required: true,
 		accept: '.py,.zip,.tar,.tgz,.gz' }, 'Same formats as an app upload.'),
 	    err, box,
