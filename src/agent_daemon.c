@@ -271,6 +271,11 @@ agent_job_ended(struct agent *a, const struct child *k, int status)
 	sqlite3_finalize(st);
 	if (!running)
 		return;
+	if (!k->killed && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == AGENT_EXIT_REQUEUE) {
+		(void)jobs_requeue(a->db, k->job_id);
+		return;
+	}
 	if (k->killed)
 		buf_printf(&why, "the job took too long and was stopped");
 	else if (WIFSIGNALED(status))

@@ -134,7 +134,15 @@ struct agent_job {
 	int			 cancelled;	/* desired changed: give up */
 	int			 watch_desired;	/* deploy/start/restart */
 	int64_t			 build_deadline;/* ms */
+	int			 wait_gpu;	/* SLIPWAY_GPU_WAIT: queue again */
 };
+
+/*
+ * A job process exits with this when its job must go back to the queue
+ * (an app waiting for GPU room): the daemon requeues it after reaping the
+ * process, so it is never claimed twice at once.
+ */
+#define AGENT_EXIT_REQUEUE	75
 
 /* The first reason a job fails (client-fit text). */
 void	agent_job_fail(struct agent_job *, const char *fmt, ...)

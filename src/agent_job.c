@@ -31,6 +31,8 @@
 #include "agent.h"
 #include "agent_int.h"
 #include "agent_venv.h"
+
+#define AGENT_GPU_WAIT_DETAIL "waiting for %" PRId64 " MiB of GPU memory"
 #include "archive.h"
 #include "buf.h"
 #include "caps.h"
@@ -296,6 +298,52 @@ out:
 	return rc;
 }
 
+static int
+agent_gpu_wait(void)
+{
+	const char *v = getenv("SLIPWAY_GPU_WAIT");
+
+	return v != NULL && strcmp(v, "1") == 0;
+}
+
+/* Are the app's status and status_detail already these? */
+static int
+agent_job_detail_is(struct agent_job *c, const char *status,
+    const char *detail)
+{
+	sqlite3_stmt *st;
+	int same = 0;
+
+	st = db_prepare(c->db, "SELECT 1 FROM apps WHERE id = ? AND status = ? "
+	    "AND status_detail = ?");
+	if (st == NULL)
+		return 0;
+	db_bind_int(st, 1, c->app.rowid);
+	db_bind_text(st, 2, status);
+	db_bind_text(st, 3, detail);
+	same = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return same;
+}
+
+/* Is an older app (by row id) already waiting for GPU room? */
+static int
+agent_job_gpu_waiter_ahead(struct agent_job *c)
+{
+	sqlite3_stmt *st;
+	int ahead = 0;
+
+	st = db_prepare(c->db, "SELECT 1 FROM apps WHERE id < ? AND status = "
+	    "'queued' AND vram_required > 0 AND status_detail LIKE "
+	    "'waiting for % MiB of GPU memory' LIMIT 1");
+	if (st == NULL)
+		return 0;
+	db_bind_int(st, 1, c->app.rowid);
+	ahead = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return ahead;
+}
+
 int
 agent_job_gpus(struct agent_job *c, struct agent_gpu_ids *out)
 {
@@ -313,8 +361,19 @@ agent_job_gpus(struct agent_job *c, struct agent_gpu_ids *out)
 		agent_job_fail(c, "cannot read the GPU inventory");
 		return -1;
 	}
+	/* SLIPWAY_GPU_WAIT=1: apps waiting for room start in their order. */
+	if (agent_gpu_wait() && agent_job_gpu_waiter_ahead(c)) {
+		c->wait_gpu = 1;
+		agent_job_fail(c, AGENT_GPU_WAIT_DETAIL, c->app.vram_required);
+		return -1;
+	}
 	r = gpu_reserve(c->db, &inv, c->app.rowid, c->app.vram_required, gpus,
 	    sizeof(gpus), err, sizeof(err));
+	if (r == GPU_RESERVE_NOROOM && agent_gpu_wait()) {
+		c->wait_gpu = 1;
+		agent_job_fail(c, AGENT_GPU_WAIT_DETAIL, c->app.vram_required);
+		return -1;
+	}
 	if (r != GPU_RESERVE_OK) {
 		if (r == GPU_RESERVE_ERROR)
 			agent_job_fail(c, "internal error (GPU reservation)");
@@ -1057,6 +1116,20 @@ agent_job_main(const struct conf *conf, int64_t job_id, pid_t parent)
 	    c.kind == JOB_RESTART;
 	log_info("job %" PRId64 ": %s app %s", job_id, jobs_kind_name(c.kind),
 	    c.app.app_id);
+	/*
+	 * SLIPWAY_GPU_WAIT=1: take the GPU room before any work, so an app
+	 * that must wait goes back to the queue without building each time.
+	 */
+	if (agent_gpu_wait() && c.app.vram_required > 0 &&
+	    (c.kind == JOB_DEPLOY || c.kind == JOB_START ||
+	    c.kind == JOB_RESTART)) {
+		struct agent_gpu_ids early;
+
+		if (agent_job_gpus(&c, &early) == -1) {
+			rc = -1;
+			goto finish;
+		}
+	}
 	if (agent_venv_handles(&c.app)) {	/* host runtime: agent_venv.c */
 		rc = agent_venv_job(&c);
 		goto finish;
@@ -1088,6 +1161,15 @@ finish:
 	} else {
 		if (c.err.len == 0)
 			agent_job_fail(&c, "failed");
+		if (c.wait_gpu && !c.cancelled) {
+			/* queued again; said once, not at every retry */
+			if (!agent_job_detail_is(&c, "queued", c.err.data))
+				(void)agent_job_set_status(&c, "queued", "%s",
+				    c.err.data);
+			/* the daemon requeues it once this process is reaped */
+			rc = AGENT_EXIT_REQUEUE;
+			goto done;
+		}
 		if (c.cancelled) {
 			agent_applog_fd(c.logfd, "%s", c.err.data);
 			(void)jobs_finish(c.db, job_id, "cancelled", c.err.data);
@@ -1109,5 +1191,7 @@ done:
 	buf_release(&c.err);
 	docker_close(c.docker);
 	db_close(c.db);
+	if (rc == AGENT_EXIT_REQUEUE)
+		return AGENT_EXIT_REQUEUE;
 	return rc == 0 ? 0 : 1;
 }

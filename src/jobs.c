@@ -175,6 +175,19 @@ jobs_requeue_orphans(struct db *db, long my_pid)
 }
 
 int
+jobs_requeue(struct db *db, int64_t job_id)
+{
+	sqlite3_stmt *st;
+
+	st = db_prepare(db, "UPDATE jobs SET state = 'pending', claimed_by = "
+	    "NULL, started_at = NULL WHERE id = ? AND state = 'running'");
+	if (st == NULL)
+		return -1;
+	db_bind_int(st, 1, job_id);
+	return db_exec_stmt(db, st);
+}
+
+int
 jobs_cancel_pending(struct db *db, int64_t app_rowid)
 {
 	sqlite3_stmt *st;

@@ -63,6 +63,8 @@ int	 jobs_finish(struct db *, int64_t job_id, const char *state,
  * (they are all safe to run again).  Returns how many.
  */
 int	 jobs_requeue_orphans(struct db *, long my_pid);
+/* Put a running job back in the queue (an app waiting for GPU room). */
+int	 jobs_requeue(struct db *, int64_t job_id);
 /* Cancel pending jobs of an app (e.g. before delete). */
 int	 jobs_cancel_pending(struct db *, int64_t app_rowid);
 
