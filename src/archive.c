@@ -32,6 +32,7 @@ static const char *const archive_result_names[ARCHIVE_RES__MAX] = {
 	"too_large",		/* ARCHIVE_RES_TOO_LARGE */
 	"unsafe",		/* ARCHIVE_RES_UNSAFE */
 	"io",			/* ARCHIVE_RES_IO */
+	"declined",		/* ARCHIVE_RES_DECLINED */
 };
 
 static const char *const archive_kind_names[ARCHIVE_KIND__MAX] = {
@@ -223,7 +224,10 @@ struct ar_extract {
 	uint64_t			 entries;
 	uint64_t			 bytes;
 	uint64_t			 packed;
+	uint64_t			 packed_hint;	/* streams: size bound */
 	int				 destfd;
+	int				 started;	/* an entry was written */
+	const struct archive_source	*src;		/* streams */
 	struct buf			 name;	/* normalized entry name */
 	struct buf			 link;	/* normalized link target */
 };
@@ -450,14 +454,15 @@ static int
 ar_check_caps(struct ar_extract *x, const char *pname)
 {
 	const struct archive_limits *l = x->lim;
+	uint64_t packed = x->packed > x->packed_hint ? x->packed : x->packed_hint;
 
 	if (x->bytes > l->max_bytes)
 		return ar_fail(x, ARCHIVE_RES_TOO_LARGE,
 		    "unpacks to more than %llu bytes (at %s)",
 		    (unsigned long long)l->max_bytes, pname);
 	if (l->max_ratio > 0 && x->bytes > l->ratio_floor &&
-	    x->packed <= UINT64_MAX / l->max_ratio &&
-	    x->bytes > x->packed * l->max_ratio)
+	    packed <= UINT64_MAX / l->max_ratio &&
+	    x->bytes > packed * l->max_ratio)
 		return ar_fail(x, ARCHIVE_RES_TOO_LARGE,
 		    "unpacks to more than %llu times its size (at %s)",
 		    (unsigned long long)l->max_ratio, pname);
@@ -604,6 +609,13 @@ ar_entry(struct ar_extract *x, struct archive *ar, struct archive *aw,
 	/* Never let the writer extend a file to a declared size. */
 	archive_entry_unset_size(e);
 
+	if (!x->started) {
+		if (x->src != NULL && x->src->first != NULL &&
+		    x->src->first(x->src->arg, x->name.data) == -1)
+			return ar_fail(x, ARCHIVE_RES_DECLINED,
+			    "%s: declined", pname);
+		x->started = 1;
+	}
 	r = archive_write_header(aw, e);
 	if (r < ARCHIVE_WARN)
 		return ar_fail(x, ar_errno_result(archive_errno(aw)),
@@ -688,36 +700,132 @@ ar_read_support(struct archive *ar)
 	return 0;
 }
 
+static void
+ar_extract_init(struct ar_extract *x, const struct archive_limits *limits,
+    struct archive_limits *deflim, char *err, size_t errlen)
+{
+	if (limits == NULL) {
+		archive_limits_default(deflim);
+		limits = deflim;
+	}
+	memset(x, 0, sizeof(*x));
+	x->lim = limits;
+	x->err = err;
+	x->errlen = errlen;
+	x->destfd = -1;
+	buf_init(&x->name);
+	buf_init(&x->link);
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+}
+
+/* Open dest_dir into x->destfd; it must be an empty directory.  0 or -1. */
+static int
+ar_extract_dest(struct ar_extract *x, const char *dest_dir)
+{
+	struct ar_names names = { NULL, 0 };
+	int rc = 0;
+
+	if ((x->destfd = ar_open_dir(dest_dir)) == -1) {
+		log_warn("open %s", dest_dir);
+		return ar_fail(x, ARCHIVE_RES_IO, "cannot open the destination");
+	}
+	if (ar_list(x->destfd, &names) == -1 || names.n != 0)
+		rc = ar_fail(x, ARCHIVE_RES_IO, "destination is not empty");
+	ar_names_free(&names);
+	return rc;
+}
+
+/*
+ * Every entry of the opened reader ar into x->destfd (dest_dir), with the
+ * working directory there while libarchive writes.  Result in x->res.
+ */
+static void
+ar_extract_entries(struct ar_extract *x, struct archive *ar,
+    const char *dest_dir)
+{
+	struct archive *aw;
+	struct archive_entry *e;
+	int cwdfd = -1, moved = 0, r;
+	const int flags = ARCHIVE_EXTRACT_SECURE_NODOTDOT |
+	    ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+	    ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS;
+
+	if ((aw = archive_write_disk_new()) == NULL)
+		fatalx("libarchive: out of memory");
+	if (archive_write_disk_set_options(aw, flags) != ARCHIVE_OK) {
+		ar_fail(x, ARCHIVE_RES_IO, "libarchive setup failed");
+		goto out;
+	}
+	/* libarchive's secure checks work on names relative to the cwd. */
+	if ((cwdfd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		log_warn("open .");
+		ar_fail(x, ARCHIVE_RES_IO, "cannot save the working directory");
+		goto out;
+	}
+	if (fchdir(x->destfd) == -1) {
+		log_warn("fchdir %s", dest_dir);
+		ar_fail(x, ARCHIVE_RES_IO, "cannot enter the destination");
+		goto out;
+	}
+	moved = 1;
+
+	for (;;) {
+		r = archive_read_next_header(ar, &e);
+		if (r == ARCHIVE_EOF)
+			break;
+		if (r < ARCHIVE_WARN) {
+			ar_fail(x, ARCHIVE_RES_BAD, "%s", ar_errstr(ar));
+			goto out;
+		}
+		if (++x->entries > x->lim->max_entries) {
+			ar_fail(x, ARCHIVE_RES_TOO_LARGE,
+			    "more than %llu entries",
+			    (unsigned long long)x->lim->max_entries);
+			goto out;
+		}
+		if (ar_entry(x, ar, aw, e) == -1)
+			goto out;
+	}
+	if (x->entries == 0) {
+		ar_fail(x, ARCHIVE_RES_BAD, "archive has no entries");
+		goto out;
+	}
+	if (archive_write_close(aw) < ARCHIVE_WARN) {
+		ar_fail(x, ARCHIVE_RES_IO, "%s", ar_errstr(aw));
+		goto out;
+	}
+out:
+	/* Freeing the writer runs its fixups: still inside dest_dir. */
+	archive_write_free(aw);
+	if (moved && fchdir(cwdfd) == -1)
+		fatal("fchdir back");
+	if (cwdfd != -1)
+		close(cwdfd);
+}
+
+static void
+ar_extract_release(struct ar_extract *x)
+{
+	if (x->destfd != -1)
+		close(x->destfd);
+	x->destfd = -1;
+	buf_release(&x->name);
+	buf_release(&x->link);
+}
+
 enum archive_result
 archive_extract(const char *archive_path, const char *dest_dir,
     const struct archive_limits *limits, char *err, size_t errlen)
 {
 	struct archive_limits deflim;
 	struct ar_extract x;
-	struct archive *ar = NULL, *aw = NULL;
-	struct archive_entry *e;
-	struct ar_names names = { NULL, 0 };
+	struct archive *ar = NULL;
 	unsigned char magic[4];
 	struct stat st;
-	int fd = -1, cwdfd = -1, moved = 0, r;
-	const int flags = ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-	    ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-	    ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS;
+	int fd = -1;
 
-	if (limits == NULL) {
-		archive_limits_default(&deflim);
-		limits = &deflim;
-	}
-	memset(&x, 0, sizeof(x));
-	x.lim = limits;
-	x.err = err;
-	x.errlen = errlen;
-	x.destfd = -1;
-	buf_init(&x.name);
-	buf_init(&x.link);
-	if (err != NULL && errlen > 0)
-		err[0] = '\0';
-
+	ar_extract_init(&x, limits, &deflim, err, errlen);
 	if ((fd = open(archive_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1 ||
 	    fstat(fd, &st) == -1) {
 		log_warn("open %s", archive_path);
@@ -729,25 +837,16 @@ archive_extract(const char *archive_path, const char *dest_dir,
 		goto out;
 	}
 	x.packed = (uint64_t)st.st_size;
-	if ((x.destfd = ar_open_dir(dest_dir)) == -1) {
-		log_warn("open %s", dest_dir);
-		ar_fail(&x, ARCHIVE_RES_IO, "cannot open the destination");
+	if (ar_extract_dest(&x, dest_dir) == -1)
 		goto out;
-	}
-	if (ar_list(x.destfd, &names) == -1 || names.n != 0) {
-		ar_fail(&x, ARCHIVE_RES_IO, "destination is not empty");
-		goto out;
-	}
 	if (pread(fd, magic, sizeof(magic), 0) == (ssize_t)sizeof(magic) &&
 	    memcmp(magic, "PK", 2) == 0 &&
 	    ar_zip_precheck(&x, fd, x.packed) == -1)
 		goto out;
 
-	if ((ar = archive_read_new()) == NULL ||
-	    (aw = archive_write_disk_new()) == NULL)
+	if ((ar = archive_read_new()) == NULL)
 		fatalx("libarchive: out of memory");
-	if (ar_read_support(ar) == -1 ||
-	    archive_write_disk_set_options(aw, flags) != ARCHIVE_OK) {
+	if (ar_read_support(ar) == -1) {
 		ar_fail(&x, ARCHIVE_RES_IO, "libarchive setup failed");
 		goto out;
 	}
@@ -755,63 +854,70 @@ archive_extract(const char *archive_path, const char *dest_dir,
 		ar_fail(&x, ARCHIVE_RES_BAD, "%s", ar_errstr(ar));
 		goto out;
 	}
-
-	/* libarchive's secure checks work on names relative to the cwd. */
-	if ((cwdfd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1) {
-		log_warn("open .");
-		ar_fail(&x, ARCHIVE_RES_IO, "cannot save the working directory");
-		goto out;
-	}
-	if (fchdir(x.destfd) == -1) {
-		log_warn("fchdir %s", dest_dir);
-		ar_fail(&x, ARCHIVE_RES_IO, "cannot enter the destination");
-		goto out;
-	}
-	moved = 1;
-
-	for (;;) {
-		r = archive_read_next_header(ar, &e);
-		if (r == ARCHIVE_EOF)
-			break;
-		if (r < ARCHIVE_WARN) {
-			ar_fail(&x, ARCHIVE_RES_BAD, "%s",
-			    ar_errstr(ar));
-			goto out;
-		}
-		if (++x.entries > limits->max_entries) {
-			ar_fail(&x, ARCHIVE_RES_TOO_LARGE,
-			    "more than %llu entries",
-			    (unsigned long long)limits->max_entries);
-			goto out;
-		}
-		if (ar_entry(&x, ar, aw, e) == -1)
-			goto out;
-	}
-	if (x.entries == 0) {
-		ar_fail(&x, ARCHIVE_RES_BAD, "archive has no entries");
-		goto out;
-	}
-	if (archive_write_close(aw) < ARCHIVE_WARN) {
-		ar_fail(&x, ARCHIVE_RES_IO, "%s", ar_errstr(aw));
-		goto out;
-	}
+	ar_extract_entries(&x, ar, dest_dir);
 out:
-	/* Freeing the writer runs its fixups: still inside dest_dir. */
-	if (aw != NULL)
-		archive_write_free(aw);
 	if (ar != NULL)
 		archive_read_free(ar);
-	if (moved && fchdir(cwdfd) == -1)
-		fatal("fchdir back");
-	if (cwdfd != -1)
-		close(cwdfd);
-	if (x.destfd != -1)
-		close(x.destfd);
 	if (fd != -1)
 		close(fd);
-	ar_names_free(&names);
-	buf_release(&x.name);
-	buf_release(&x.link);
+	ar_extract_release(&x);
+	return x.res;
+}
+
+/* libarchive's read callback over an archive_source. */
+static la_ssize_t
+ar_source_read(struct archive *a, void *arg, const void **buf)
+{
+	struct ar_extract *x = arg;
+	const struct archive_source *src = x->src;
+	ssize_t n;
+
+	*buf = NULL;
+	if ((n = src->read(src->arg, buf)) < 0) {
+		archive_set_error(a, EIO, "the upload was interrupted");
+		return -1;
+	}
+	if ((uint64_t)n > UINT64_MAX - x->packed)
+		x->packed = UINT64_MAX;
+	else
+		x->packed += (uint64_t)n;
+	return n;
+}
+
+enum archive_result
+archive_extract_stream(const struct archive_source *src, const char *dest_dir,
+    const struct archive_limits *limits, char *err, size_t errlen)
+{
+	struct archive_limits deflim;
+	struct ar_extract x;
+	struct archive *ar = NULL;
+
+	ar_extract_init(&x, limits, &deflim, err, errlen);
+	x.src = src;
+	x.packed_hint = src->size_hint;
+	if (ar_extract_dest(&x, dest_dir) == -1)
+		goto out;
+	if ((ar = archive_read_new()) == NULL)
+		fatalx("libarchive: out of memory");
+	/* No zip: its truth is the central directory at the end. */
+	if (archive_read_support_format_tar(ar) != ARCHIVE_OK ||
+	    archive_read_support_filter_gzip(ar) != ARCHIVE_OK) {
+		log_warnx("libarchive: %s", ar_errstr(ar));
+		ar_fail(&x, ARCHIVE_RES_IO, "libarchive setup failed");
+		goto out;
+	}
+	/* x.packed counts what was read; the ratio cap uses the hint until
+	 * more than that has been read. */
+	if (archive_read_open(ar, &x, NULL, ar_source_read, NULL) !=
+	    ARCHIVE_OK) {
+		ar_fail(&x, ARCHIVE_RES_BAD, "%s", ar_errstr(ar));
+		goto out;
+	}
+	ar_extract_entries(&x, ar, dest_dir);
+out:
+	if (ar != NULL)
+		archive_read_free(ar);
+	ar_extract_release(&x);
 	return x.res;
 }
 
@@ -904,6 +1010,49 @@ ar_is_docker_save(struct archive *ar, struct archive_entry *e)
 	}
 	buf_release(&m);
 	return manifest || (oci && index);
+}
+
+/* Is name a regular file (not a symlink) in dfd? */
+static int
+ar_is_regular(int dfd, const char *name)
+{
+	struct stat st;
+
+	return fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(st.st_mode);
+}
+
+
+int
+archive_tree_is_image(const char *dir)
+{
+	struct buf m = BUF_INIT;
+	struct stat st;
+	char chunk[8192];
+	ssize_t n;
+	int dfd, fd = -1, image = 0;
+
+	if ((dfd = ar_open_dir(dir)) == -1)
+		return 0;
+	if (ar_is_regular(dfd, "oci-layout") && ar_is_regular(dfd, "index.json")) {
+		image = 1;
+		goto out;
+	}
+	if ((fd = openat(dfd, "manifest.json", O_RDONLY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1 || fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_size > ARCHIVE_MANIFEST_MAX)
+		goto out;
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0 &&
+	    m.len + (size_t)n <= ARCHIVE_MANIFEST_MAX)
+		buf_add(&m, chunk, (size_t)n);
+	if (n == 0)
+		image = ar_docker_manifest(m.data, m.len);
+out:
+	if (fd != -1)
+		close(fd);
+	close(dfd);
+	buf_release(&m);
+	return image;
 }
 
 /* UTF-8 without NUL; a sequence cut by the end of a window is fine. */
@@ -1040,15 +1189,6 @@ out:
 	ar_names_free(&l);
 	close(dfd);
 	return rc;
-}
-
-static int
-ar_is_regular(int dfd, const char *name)
-{
-	struct stat st;
-
-	return fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    S_ISREG(st.st_mode);
 }
 
 /* An entry script name the generated Dockerfile can use as is. */

@@ -34,6 +34,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct archive_limits {
 	uint64_t	max_entries;	/* ARCHIVE_MAX_ENTRIES */
@@ -53,10 +54,12 @@ enum archive_result {
 	ARCHIVE_RES_TOO_LARGE,	/* entries, bytes or ratio over a cap: 413 */
 	ARCHIVE_RES_UNSAFE,	/* an entry breaks the rules above: 400 */
 	ARCHIVE_RES_IO,		/* our side failed (disk, permissions): 500 */
+	ARCHIVE_RES_DECLINED,	/* the source's first() said no: nothing written */
 	ARCHIVE_RES__MAX
 };
 
-/* Stable machine name: "ok", "bad_archive", "too_large", "unsafe", "io". */
+/* Stable machine name: "ok", "bad_archive", "too_large", "unsafe", "io",
+ * "declined". */
 const char *archive_result_name(enum archive_result);
 
 /*
@@ -67,6 +70,40 @@ const char *archive_result_name(enum archive_result);
 enum archive_result archive_extract(const char *archive_path,
 	    const char *dest_dir, const struct archive_limits *,
 	    char *err, size_t errlen);
+
+/*
+ * An archive that arrives as a stream (an upload being received).
+ * read() sets *buf to the next bytes and returns their count (the bytes
+ * stay valid until the next call), 0 at the end, -1 on failure.  first(),
+ * if set, is called once with the normalized name of the first entry
+ * about to be written (a "./" root entry does not count): -1 stops the
+ * extraction with ARCHIVE_RES_DECLINED before anything is written.
+ * size_hint, if not 0, bounds the whole input's size: the ratio cap uses
+ * it (or the bytes read so far, if more) as the packed size.
+ */
+struct archive_source {
+	ssize_t		(*read)(void *arg, const void **buf);
+	int		(*first)(void *arg, const char *name);
+	void		*arg;
+	uint64_t	 size_hint;
+};
+
+/*
+ * archive_extract() for a tar or gzipped tar read from src (no zip: its
+ * truth is the central directory at its end).  The same rules, caps and
+ * results.  Reading stops at the end-of-archive marker: whatever follows
+ * it is not read.
+ */
+enum archive_result archive_extract_stream(const struct archive_source *src,
+	    const char *dest_dir, const struct archive_limits *,
+	    char *err, size_t errlen);
+
+/*
+ * Does the top level of the extracted tree dir hold a docker save image
+ * (a regular manifest.json as archive_sniff() wants it, or regular
+ * oci-layout and index.json files)?  1 or 0.
+ */
+int	archive_tree_is_image(const char *dir);
 
 enum archive_kind {
 	ARCHIVE_KIND_UNKNOWN,

@@ -617,6 +617,9 @@ struct multipart_upload {
 	char			*wbuf;
 	size_t			 wlen;
 	int			 taken;
+	int			 nostore;	/* file bytes no longer written */
+	multipart_tap_fn	 tap;
+	void			*tap_arg;
 };
 
 static const char *const mp_err_names[MP_ERR__MAX] = {
@@ -628,6 +631,7 @@ static const char *const mp_err_names[MP_ERR__MAX] = {
 	"io",			/* MP_ERR_IO */
 	"duplicate_file",	/* MP_ERR_DUPLICATE_FILE */
 	"bad_filename",		/* MP_ERR_FILENAME */
+	"stopped",		/* MP_ERR_TAP */
 };
 
 const char *
@@ -780,6 +784,10 @@ upload_part_data(void *arg, const char *data, size_t len)
 		return upload_fail(u, MP_ERR_TOO_LARGE,
 		    "file is larger than the upload limit");
 	u->size += len;
+	if (u->tap != NULL && u->tap(u->tap_arg, data, len) == -1)
+		return upload_fail(u, MP_ERR_TAP, "stopped by the reader");
+	if (u->nostore)
+		return 0;
 	while (len > 0) {
 		n = UPLOAD_WRITE_BUF - u->wlen;
 		if (n > len)
@@ -812,6 +820,8 @@ upload_part_end(void *arg)
 		f->value = buf_detach(&u->value, NULL);
 		break;
 	case UPLOAD_FILE:
+		if (u->tap != NULL && u->tap(u->tap_arg, NULL, 0) == -1)
+			return upload_fail(u, MP_ERR_TAP, "stopped by the reader");
 		if (upload_flush(u) == -1)
 			return -1;
 		free(u->wbuf);
@@ -856,6 +866,34 @@ multipart_upload_new(const char *boundary, const char *dir,
 		return NULL;
 	}
 	return u;
+}
+
+void
+multipart_upload_set_tap(struct multipart_upload *u, multipart_tap_fn tap,
+    void *arg)
+{
+	u->tap = tap;
+	u->tap_arg = arg;
+}
+
+int
+multipart_upload_stop_storing(struct multipart_upload *u)
+{
+	if (u->nostore)
+		return 0;
+	u->nostore = 1;
+	u->wlen = 0;
+	if (u->fd != -1 && ftruncate(u->fd, 0) == -1) {
+		log_warn("ftruncate %s", u->path);
+		return upload_fail(u, MP_ERR_IO, "cannot store the upload");
+	}
+	return 0;
+}
+
+int
+multipart_upload_storing(const struct multipart_upload *u)
+{
+	return !u->nostore;
 }
 
 enum mp_err

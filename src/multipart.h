@@ -87,6 +87,7 @@ enum mp_err {
 	MP_ERR_IO,		/* creating or writing the file failed: 500 */
 	MP_ERR_DUPLICATE_FILE,	/* a second "file" part: 400 */
 	MP_ERR_FILENAME,	/* unacceptable client filename: 400 */
+	MP_ERR_TAP,		/* the tap said stop (its owner says why) */
 	MP_ERR__MAX
 };
 
@@ -96,6 +97,25 @@ struct multipart_upload;
  * the file part begins.  Free with multipart_upload_free(). */
 struct multipart_upload *multipart_upload_new(const char *boundary,
 	    const char *dir, uint64_t max_file_bytes);
+/*
+ * A tap sees the file part's bytes as they arrive, before they are
+ * stored, and is called once more with (NULL, 0) when the part ends.  It
+ * returns 0, or -1 to fail the upload with MP_ERR_TAP.  At most one; set
+ * it before feeding.
+ */
+typedef int (*multipart_tap_fn)(void *arg, const char *data, size_t len);
+void	multipart_upload_set_tap(struct multipart_upload *,
+	    multipart_tap_fn, void *arg);
+/*
+ * From now on the file part's bytes go to the tap only: the stored file is
+ * emptied and stays empty (it still exists, and the size still counts
+ * every byte).  For a tap that keeps what it needs itself.  0, or -1 (and
+ * MP_ERR_IO) if emptying it failed.
+ */
+int	multipart_upload_stop_storing(struct multipart_upload *);
+/* 0 once multipart_upload_stop_storing() was called, else 1. */
+int	multipart_upload_storing(const struct multipart_upload *);
+
 /* After an error every later call returns the same error. */
 enum mp_err multipart_upload_feed(struct multipart_upload *,
 	    const char *data, size_t len);

@@ -18,6 +18,7 @@ struct multipart_upload;
 struct upload {
 	struct multipart_upload	*mp;
 	struct form		 fields;	/* every text field, in order */
+	char			*tree;		/* the file, extracted on arrival */
 };
 
 /* What a source tree is. */
@@ -27,8 +28,10 @@ struct upload_tree {
 };
 
 /*
- * Stream the (multipart) request body; a file part named "file" goes to a
- * temporary file under conf->tmp_dir (at most max_file bytes).  0, or -1
+ * Stream the (multipart) request body; a file part named "file" (at most
+ * max_file bytes) goes to a temporary file under conf->tmp_dir or, if it
+ * is a tar or tar.gz, is extracted as it arrives into a fresh
+ * <uploads>/<random>.staging (u->tree; see upload.c).  0, or -1
  * with the request error set (400, 413, 415).  Caller frees with
  * upload_free() (which also removes the temporary file).
  */

@@ -38,6 +38,15 @@ case $CONTROL_PORT in ''|*[!0-9]*) die "bad SLIPWAY_CONTROL_PORT";; esac
 case $APPS_PORT in ''|*[!0-9]*) die "bad SLIPWAY_APPS_PORT";; esac
 case $WORKERS in ''|*[!0-9]*) die "bad SLIPWAY_WORKERS";; esac
 [[ $MAX_UPLOAD =~ ^[0-9]{1,12}[kKmMgG]?$ ]] || die "bad SLIPWAY_MAX_UPLOAD"
+# nginx limits the whole body: the file plus up to 1 MiB of form fields
+# and multipart framing, as the workers allow (src/upload.c).
+case $MAX_UPLOAD in
+*[kK]) BODY_MAX=$(( ${MAX_UPLOAD%?} * 1024 )) ;;
+*[mM]) BODY_MAX=$(( ${MAX_UPLOAD%?} * 1024 * 1024 )) ;;
+*[gG]) BODY_MAX=$(( ${MAX_UPLOAD%?} * 1024 * 1024 * 1024 )) ;;
+*) BODY_MAX=$MAX_UPLOAD ;;
+esac
+BODY_MAX=$(( BODY_MAX + 1024 * 1024 ))
 [[ $BIND =~ ^[0-9a-fA-F.:]+$|^\[[0-9a-fA-F:]+\]$ ]] || die "bad SLIPWAY_BIND"
 [[ $DATA =~ ^/[A-Za-z0-9._/+-]+$ ]] || die "data dir path has unsafe characters: $DATA"
 [[ $SRC =~ ^/[A-Za-z0-9._/+-]+$ ]] || die "source path has unsafe characters: $SRC"
@@ -77,7 +86,7 @@ render_nginx() {
 	    -e "s|@BIND@|$BIND|g" \
 	    -e "s|@CONTROL_PORT@|$CONTROL_PORT|g" \
 	    -e "s|@APPS_PORT@|$APPS_PORT|g" \
-	    -e "s|@MAX_UPLOAD@|$MAX_UPLOAD|g" \
+	    -e "s|@MAX_BODY@|$BODY_MAX|g" \
 	    -e "s|@NGINX_MIME@|/etc/nginx/mime.types|g" \
 	    -e "s|@NGINX_FASTCGI_PARAMS@|/etc/nginx/fastcgi_params|g" \
 	    -e "s|@USER_DIRECTIVE@|$user|g" \

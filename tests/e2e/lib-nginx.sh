@@ -93,7 +93,7 @@ ln_setup() {
 	[ "$(id -u)" -eq 0 ] && user="user root;"
 	sed -e "s|@DATA_DIR@|$D|g" -e "s|@WWW_DIR@|$T/www|g" \
 		-e "s|@BIND@|127.0.0.1|g" -e "s|@CONTROL_PORT@|$CONTROL_PORT|g" \
-		-e "s|@APPS_PORT@|$APPS_PORT|g" -e "s|@MAX_UPLOAD@|${MAX_UPLOAD:-100m}|g" \
+		-e "s|@APPS_PORT@|$APPS_PORT|g" -e "s|@MAX_BODY@|${MAX_UPLOAD:-100m}|g" \
 		-e "s|@NGINX_MIME@|/etc/nginx/mime.types|g" \
 		-e "s|@NGINX_FASTCGI_PARAMS@|/etc/nginx/fastcgi_params|g" \
 		-e "s|@USER_DIRECTIVE@|$user|g" \

@@ -67,8 +67,9 @@ free_port() {
 	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-stack_start() {
-	docker_ensure || diag "no Docker daemon: Docker parts will fail"
+stack_start() {	# SLIPWAY_NO_DOCKER=1: a stack without Docker
+	[ "${SLIPWAY_NO_DOCKER:-0}" = 1 ] ||
+	    docker_ensure || diag "no Docker daemon: Docker parts will fail"
 	T=$(mktemp -d /tmp/slipway-e2e.XXXXXX)
 	CONTROL_PORT=$(free_port)
 	APPS_PORT=$(free_port)

@@ -208,6 +208,66 @@ fresh_dest(char *work, size_t wsz, char *dest, size_t dsz)
 		abort();
 }
 
+
+/* ---- streams: an archive file read through archive_extract_stream ---- */
+
+struct stream {
+	const char	*path;
+	size_t		 chunk;		/* bytes per read */
+	uint64_t	 hint;		/* size_hint */
+	uint64_t	 given;		/* bytes read so far */
+	int		 firsts;	/* first() calls */
+	int		 fail_at;	/* read() call that fails, -1 none */
+	const char	*decline;	/* first() declines this name */
+	int		 reads;
+};
+
+static char stream_first_name[256];
+static int stream_fd = -1;
+static char stream_buf[65536];
+
+static ssize_t
+stream_read(void *arg, const void **buf)
+{
+	struct stream *s = arg;
+	ssize_t n;
+
+	if (s->fail_at >= 0 && s->reads == s->fail_at)
+		return -1;
+	s->reads++;
+	n = read(stream_fd, stream_buf, s->chunk);
+	if (n > 0)
+		s->given += (uint64_t)n;
+	*buf = stream_buf;
+	return n;
+}
+
+static int
+stream_first(void *arg, const char *name)
+{
+	struct stream *s = arg;
+
+	s->firsts++;
+	str_copy(stream_first_name, sizeof(stream_first_name), name);
+	return s->decline != NULL && strcmp(s->decline, name) == 0 ? -1 : 0;
+}
+
+static enum archive_result
+stream_extract(struct stream *s, const char *dest,
+    const struct archive_limits *lim, char *err, size_t errlen)
+{
+	struct archive_source src = { stream_read, stream_first, s, s->hint };
+	enum archive_result r;
+
+	stream_first_name[0] = '\0';
+	if ((stream_fd = open(s->path, O_RDONLY)) == -1)
+		return ARCHIVE_RES__MAX;
+	r = archive_extract_stream(&src, dest, lim, err, errlen);
+	close(stream_fd);
+	stream_fd = -1;
+	return r;
+}
+
 static char abs_target[128], sym_target[128], esc1[128];
 
 static void
@@ -227,6 +287,18 @@ extract_bad(const char *desc, enum fmt fmt, const struct ent *ents, size_t n,
 	fresh_dest(work, sizeof(work), dest, sizeof(dest));
 	r = archive_extract(arch, dest, lim, err, sizeof(err));
 	is(r, want, "%s: %s", desc, archive_result_name(want));
+	if (fmt != ZIP) {
+		/* The same archive as a stream: the same verdict. */
+		struct stream st = { arch, 997, 0, 0, 0, -1, NULL, 0 };
+		char sdest[192];
+		enum archive_result sr;
+
+		str_fmt(sdest, sizeof(sdest), "%s-stream", dest);
+		mkdir(sdest, 0755);
+		sr = stream_extract(&st, sdest, lim, err, sizeof(err));
+		is(sr, want, "%s (streamed): %s", desc, archive_result_name(want));
+		is(tree_remove(sdest), 0, "%s (streamed): tree_remove", desc);
+	}
 	ok(r == ARCHIVE_RES_OK || err[0] != '\0', "%s: says why (%s)", desc, err);
 	listing(work, &l);
 	is_str(l.data, "dest", "%s: nothing beside dest", desc);
@@ -1197,6 +1269,237 @@ test_trees(void)
 	tree_remove(outside);
 }
 
+
+/* Recursive listing "name:mode:size" of dir, sorted. */
+static void
+deep_listing(const char *dir, const char *rel, struct buf *out)
+{
+	struct dirent **v;
+	struct stat st;
+	char p[1024], r[1024];
+	int n, i;
+
+	if ((n = scandir(dir, &v, NULL, alphasort)) < 0)
+		return;
+	for (i = 0; i < n; i++) {
+		if (strcmp(v[i]->d_name, ".") != 0 &&
+		    strcmp(v[i]->d_name, "..") != 0) {
+			str_fmt(p, sizeof(p), "%s/%s", dir, v[i]->d_name);
+			str_fmt(r, sizeof(r), "%s%s", rel, v[i]->d_name);
+			if (lstat(p, &st) == 0) {
+				buf_printf(out, "%s:%o:%lld;", r,
+				    (unsigned)st.st_mode,
+				    S_ISREG(st.st_mode) ?
+				    (long long)st.st_size : 0LL);
+				if (S_ISDIR(st.st_mode)) {
+					str_fmt(r, sizeof(r), "%s%s/", rel,
+					    v[i]->d_name);
+					deep_listing(p, r, out);
+				}
+			}
+		}
+		free(v[i]);
+	}
+	free(v);
+}
+
+static void
+test_stream(void)
+{
+	static const struct ent wrapped[] = {
+		{ "./", 'd', 0755, NULL, 0 },
+		{ "./proj/", 'd', 0755, NULL, 0 },
+		{ "./proj/Dockerfile", 'f', 0644, "FROM scratch\n", 0 },
+		{ "./proj/bin/run.sh", 'f', 0755, "#!/bin/sh\n", 0 },
+		{ "./proj/big.bin", 'f', 0644, NULL, 300000 },
+		{ "./proj/run", 'l', 0777, "bin/run.sh", 0 },
+		{ "./proj/again.bin", 'h', 0644, "proj/big.bin", 0 },
+	};
+	static const struct ent zeros[] = {
+		{ "Dockerfile", 'f', 0644, "FROM scratch\n", 0 },
+		{ "zeros.bin", 'f', 0644, NULL, 40u << 20 },
+	};
+	static const size_t chunks[] = { 1, 511, 512, 4096, 65536 };
+	char arch[128], work[128], dest[160], dest2[192], err[256];
+	struct buf a = BUF_INIT, b = BUF_INIT;
+	struct archive_limits lim;
+	size_t i;
+	int fmt;
+
+	for (fmt = TAR; fmt <= TARGZ; fmt++) {
+		path_in(arch, sizeof(arch), fmt == TAR ? "s.tar" : "s.tar.gz");
+		ok(mk_archive(arch, (enum fmt)fmt, wrapped, N(wrapped)) == 0,
+		    "stream: built %s", arch);
+		fresh_dest(work, sizeof(work), dest, sizeof(dest));
+		is(archive_extract(arch, dest, NULL, err, sizeof(err)),
+		    ARCHIVE_RES_OK, "stream: file extraction (%s)", err);
+		buf_reset(&a);
+		deep_listing(dest, "", &a);
+		for (i = 0; i < N(chunks); i++) {
+			struct stream st = { arch, chunks[i], 0, 0, 0, -1, NULL, 0 };
+
+			if (chunks[i] == 1 && fmt == TAR)
+				continue;	/* slow and no news */
+			str_fmt(dest2, sizeof(dest2), "%s-%zu", dest, chunks[i]);
+			mkdir(dest2, 0755);
+			is(stream_extract(&st, dest2, NULL, err, sizeof(err)),
+			    ARCHIVE_RES_OK, "stream: %s in %zu-byte reads (%s)",
+			    fmt == TAR ? "tar" : "tar.gz", chunks[i], err);
+			buf_reset(&b);
+			deep_listing(dest2, "", &b);
+			is_str(b.data, a.data, "stream: the same tree as from "
+			    "the file (%zu)", chunks[i]);
+			is(st.firsts, 1, "stream: first() once");
+			is_str(stream_first_name, "proj",
+			    "stream: first() sees the first entry, normalized");
+			tree_remove(dest2);
+		}
+		tree_remove(work);
+	}
+
+	/* first() declines: nothing written */
+	{
+		struct stream st = { arch, 4096, 0, 0, 0, -1, "proj", 0 };
+
+		fresh_dest(work, sizeof(work), dest, sizeof(dest));
+		is(stream_extract(&st, dest, NULL, err, sizeof(err)),
+		    ARCHIVE_RES_DECLINED, "stream: declined");
+		is_str(archive_result_name(ARCHIVE_RES_DECLINED), "declined",
+		    "stream: result name");
+		buf_reset(&a);
+		listing(dest, &a);
+		is_str(a.data, "", "stream: declined writes nothing");
+		tree_remove(work);
+	}
+	/* the reader fails midway: a bad archive, said so */
+	path_in(arch, sizeof(arch), "s.tar");
+	{
+		struct stream st = { arch, 512, 0, 0, 0, 3, NULL, 0 };
+
+		fresh_dest(work, sizeof(work), dest, sizeof(dest));
+		is(stream_extract(&st, dest, NULL, err, sizeof(err)),
+		    ARCHIVE_RES_BAD, "stream: a failing reader");
+		ok(strstr(err, "interrupted") != NULL,
+		    "stream: says the upload was interrupted (%s)", err);
+		tree_remove(work);
+	}
+	/* not a tar; a zip is not streamed */
+	{
+		static const struct ent z[] = {
+			{ "Dockerfile", 'f', 0644, "FROM scratch\n", 0 },
+		};
+		struct stream st = { arch, 4096, 0, 0, 0, -1, NULL, 0 };
+
+		path_in(arch, sizeof(arch), "s.zip");
+		ok(mk_archive(arch, ZIP, z, N(z)) == 0, "stream: built s.zip");
+		fresh_dest(work, sizeof(work), dest, sizeof(dest));
+		is(stream_extract(&st, dest, NULL, err, sizeof(err)),
+		    ARCHIVE_RES_BAD, "stream: a zip is refused (%s)", err);
+		is(st.firsts, 0, "stream: first() not called");
+		tree_remove(work);
+		unlink(arch);
+	}
+	/* the end-of-archive marker ends reading: trailing bytes unread */
+	{
+		struct stream st = { arch, 512, 0, 0, 0, -1, NULL, 0 };
+		static char junk[1 << 20];
+		struct stat sb;
+		int fd;
+
+		path_in(arch, sizeof(arch), "s.tar");
+		memset(junk, 'j', sizeof(junk));
+		fd = open(arch, O_WRONLY | O_APPEND);
+		ok(fd != -1 && write(fd, junk, sizeof(junk)) ==
+		    (ssize_t)sizeof(junk) && close(fd) == 0,
+		    "stream: 1 MiB of junk after the tar");
+		stat(arch, &sb);
+		fresh_dest(work, sizeof(work), dest, sizeof(dest));
+		is(stream_extract(&st, dest, NULL, err, sizeof(err)),
+		    ARCHIVE_RES_OK, "stream: junk after the end (%s)", err);
+		ok(st.given < (uint64_t)sb.st_size - (512u << 10),
+		    "stream: stopped reading at the end marker (%llu of %lld)",
+		    (unsigned long long)st.given, (long long)sb.st_size);
+		tree_remove(work);
+	}
+	/* the ratio cap: the hint bounds the packed size */
+	path_in(arch, sizeof(arch), "zeros.tar.gz");
+	ok(mk_archive(arch, TARGZ, zeros, N(zeros)) == 0,
+	    "stream: built zeros.tar.gz");
+	archive_limits_default(&lim);
+	lim.ratio_floor = 1u << 20;
+	{
+		struct stream st = { arch, 65536, 0, 0, 0, -1, NULL, 0 };
+
+		fresh_dest(work, sizeof(work), dest, sizeof(dest));
+		is(stream_extract(&st, dest, &lim, err, sizeof(err)),
+		    ARCHIVE_RES_TOO_LARGE, "stream: ratio cap without a hint "
+		    "(%s)", err);
+		tree_remove(dest);
+		mkdir(dest, 0755);
+		is(archive_extract(arch, dest, &lim, err, sizeof(err)),
+		    ARCHIVE_RES_TOO_LARGE, "stream: the file path agrees");
+		tree_remove(work);
+	}
+	{
+		struct stream st = { arch, 65536, 1u << 30, 0, 0, -1, NULL, 0 };
+
+		fresh_dest(work, sizeof(work), dest, sizeof(dest));
+		is(stream_extract(&st, dest, &lim, err, sizeof(err)),
+		    ARCHIVE_RES_OK, "stream: a 1 GiB hint lets 40 MiB through "
+		    "(%s)", err);
+		tree_remove(work);
+	}
+	unlink(arch);
+	path_in(arch, sizeof(arch), "s.tar");
+	unlink(arch);
+	path_in(arch, sizeof(arch), "s.tar.gz");
+	unlink(arch);
+	buf_release(&a);
+	buf_release(&b);
+}
+
+static void
+test_tree_is_image(void)
+{
+	static const struct {
+		const char	*spec;	/* make_tree() */
+		const char	*manifest;	/* written as manifest.json */
+		int		 want;
+	} t[] = {
+		{ "repositories", "[{\"Config\":\"c.json\",\"Layers\":[\"l/layer.tar\"]}]", 1 },
+		{ "", "[{\"Config\":\"c.json\",\"Layers\":[]}]", 1 },
+		{ "", "[]", 0 },
+		{ "", "{\"Config\":\"c.json\",\"Layers\":[]}", 0 },
+		{ "", "not json", 0 },
+		{ "", "[{\"Config\":1,\"Layers\":[]}]", 0 },
+		{ "oci-layout,index.json", NULL, 1 },
+		{ "oci-layout", NULL, 0 },
+		{ "index.json", NULL, 0 },
+		{ "oci-layout,index.json/", NULL, 0 },
+		{ "manifest.json/", NULL, 0 },
+		{ "manifest.json>/etc/passwd", NULL, 0 },
+		{ "Dockerfile,app.py", NULL, 0 },
+	};
+	char dir[128], p[256], name[32];
+	size_t i;
+
+	for (i = 0; i < N(t); i++) {
+		str_fmt(name, sizeof(name), "img%zu", i);
+		path_in(dir, sizeof(dir), name);
+		make_tree(dir, t[i].spec);
+		if (t[i].manifest != NULL) {
+			str_fmt(p, sizeof(p), "%s/manifest.json", dir);
+			write_bytes(p, t[i].manifest, strlen(t[i].manifest));
+		}
+		is(archive_tree_is_image(dir), t[i].want,
+		    "tree_is_image: [%s] manifest %s", t[i].spec,
+		    t[i].manifest ? t[i].manifest : "-");
+		tree_remove(dir);
+	}
+	is(archive_tree_is_image("/nonexistent/slipway"), 0,
+	    "tree_is_image: no dir");
+}
+
 int
 main(void)
 {
@@ -1211,6 +1514,8 @@ main(void)
 	test_hostile();
 	test_bad_input();
 	test_good();
+	test_stream();
+	test_tree_is_image();
 	test_sniff();
 	test_detect();
 	test_unwrap();

@@ -737,6 +737,109 @@ test_upload_stream(void)
 	free(chunk);
 }
 
+
+/* The tap: every file byte, in order, then one end call. */
+struct tap_rec {
+	struct buf	 seen;
+	int		 ends;
+	int		 calls;
+	int		 fail_at;	/* call that returns -1, 0 never */
+	int		 stop_at;	/* call that stops storing, 0 never */
+	struct multipart_upload *u;
+};
+
+static int
+tap_cb(void *arg, const char *data, size_t len)
+{
+	struct tap_rec *t = arg;
+
+	t->calls++;
+	if (len == 0) {
+		ok(data == NULL, "tap: the end call has no data");
+		t->ends++;
+		return 0;
+	}
+	buf_add(&t->seen, data, len);
+	if (t->stop_at == t->calls)
+		ok(multipart_upload_stop_storing(t->u) == 0 &&
+		    multipart_upload_stop_storing(t->u) == 0,
+		    "tap: stop storing (twice is fine)");
+	return t->calls == t->fail_at ? -1 : 0;
+}
+
+static void
+test_upload_tap(void)
+{
+	static const char body[] = FIELD("name", "x") FILEPART("a.tar", FILEDATA)
+	    FIELD("after", "y") CLOSE;
+	static const size_t steps[] = { 0, 1, 3, 7 };
+	struct multipart_upload *u;
+	struct tap_rec t;
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		memset(&t, 0, sizeof(t));
+		buf_init(&t.seen);
+		u = t.u = multipart_upload_new(B, tmpdir, 1000);
+		multipart_upload_set_tap(u, tap_cb, &t);
+		is(upload(u, body, sizeof(body) - 1, steps[i]), MP_OK,
+		    "tap: upload in %zu-byte steps", steps[i]);
+		ok(t.seen.len == sizeof(FILEDATA) - 1 &&
+		    memcmp(t.seen.data, FILEDATA, t.seen.len) == 0,
+		    "tap: saw exactly the file's bytes (%zu)", steps[i]);
+		is(t.ends, 1, "tap: one end call");
+		ok(multipart_upload_storing(u), "tap: still storing");
+		ok(stat(multipart_upload_path(u), &st) == 0 &&
+		    st.st_size == sizeof(FILEDATA) - 1, "tap: file stored too");
+		is_str(multipart_upload_field(u, "after"), "y",
+		    "tap: fields after the file");
+		multipart_upload_free(u);
+		buf_release(&t.seen);
+	}
+
+	/* stop storing on the 2nd call: the file is empty, the size whole */
+	memset(&t, 0, sizeof(t));
+	buf_init(&t.seen);
+	u = t.u = multipart_upload_new(B, tmpdir, 1000);
+	multipart_upload_set_tap(u, tap_cb, &t);
+	t.stop_at = 2;
+	is(upload(u, body, sizeof(body) - 1, 5), MP_OK, "tap: stop storing");
+	ok(!multipart_upload_storing(u), "tap: not storing");
+	ok(stat(multipart_upload_path(u), &st) == 0 && st.st_size == 0,
+	    "tap: the stored file is empty");
+	ok(multipart_upload_size(u) == sizeof(FILEDATA) - 1,
+	    "tap: the size counts every byte");
+	is((int)t.seen.len, (int)sizeof(FILEDATA) - 1, "tap: saw them all");
+	multipart_upload_free(u);
+	buf_release(&t.seen);
+
+	/* the tap says stop */
+	memset(&t, 0, sizeof(t));
+	buf_init(&t.seen);
+	u = t.u = multipart_upload_new(B, tmpdir, 1000);
+	multipart_upload_set_tap(u, tap_cb, &t);
+	t.fail_at = 2;
+	is(upload(u, body, sizeof(body) - 1, 5), MP_ERR_TAP,
+	    "tap: -1 fails the upload");
+	is_str(mp_err_name(MP_ERR_TAP), "stopped", "tap: error name");
+	ok(*multipart_upload_error(u) != '\0', "tap: with a sentence");
+	multipart_upload_free(u);
+	buf_release(&t.seen);
+
+	/* over the cap: the tap never sees the bytes over it */
+	memset(&t, 0, sizeof(t));
+	buf_init(&t.seen);
+	u = t.u = multipart_upload_new(B, tmpdir, 10);
+	multipart_upload_set_tap(u, tap_cb, &t);
+	is(upload(u, body, sizeof(body) - 1, 0), MP_ERR_TOO_LARGE,
+	    "tap: over the cap");
+	ok(t.seen.len <= 10, "tap: saw at most the cap (%zu)", t.seen.len);
+	multipart_upload_free(u);
+	buf_release(&t.seen);
+	is(dir_entries(tmpdir), 0, "tap: nothing left behind");
+}
+
 int
 main(void)
 {
@@ -754,6 +857,7 @@ main(void)
 	test_upload_errors();
 	test_upload_write_error();
 	test_upload_stream();
+	test_upload_tap();
 	rmdir(tmpdir);
 	return done_testing();
 }
