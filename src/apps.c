@@ -18,53 +18,98 @@
 #include "req.h"
 #include "valid.h"
 
-static char *
+/* Column text, borrowed from the statement; "" for NULL. */
+static const char *
 app_col(sqlite3_stmt *st, int i)
 {
-	char *s = db_col_strdup(st, i);
+	const unsigned char *s = sqlite3_column_text(st, i);
 
-	return s != NULL ? s : xstrdup("");
+	return s != NULL ? (const char *)s : "";
+}
+
+/* Column text, borrowed; NULL stays NULL. */
+static const char *
+app_col_null(sqlite3_stmt *st, int i)
+{
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return NULL;
+	return app_col(st, i);
+}
+
+void
+app_view_row(sqlite3_stmt *st, struct app *a)
+{
+	int i = 0;
+
+	memset(a, 0, sizeof(*a));
+	a->id = sqlite3_column_int64(st, i++);
+	a->app_id = (char *)app_col(st, i++);
+	a->name = (char *)app_col(st, i++);
+	a->description = (char *)app_col(st, i++);
+	a->type = (char *)app_col(st, i++);
+	a->status = (char *)app_col(st, i++);
+	a->status_detail = (char *)app_col(st, i++);
+	a->desired = (char *)app_col(st, i++);
+	a->owner_id = sqlite3_column_int64(st, i++);
+	a->owner = (char *)app_col(st, i++);
+	a->port = sqlite3_column_int(st, i++);
+	a->container_port = sqlite3_column_int(st, i++);
+	a->docker_id = (char *)app_col(st, i++);
+	a->image = (char *)app_col(st, i++);
+	a->entry = (char *)app_col(st, i++);
+	a->allow_ips = (char *)app_col(st, i++);
+	a->auth_header = (char *)app_col(st, i++);
+	a->vram_required = sqlite3_column_int64(st, i++);
+	a->gpus = (char *)app_col(st, i++);
+	a->envs = (char *)app_col(st, i++);
+	a->plugin_release = (char *)app_col_null(st, i++);
+	a->model = sqlite3_column_type(st, i) == SQLITE_NULL ? -1 :
+	    sqlite3_column_int64(st, i);
+	i++;
+	a->params = (char *)app_col_null(st, i++);
+	a->labels = (char *)app_col(st, i++);
+	a->metadata = (char *)app_col(st, i++);
+	a->template_id = sqlite3_column_int64(st, i++);
+	a->last_heartbeat = sqlite3_column_int64(st, i++);
+	a->created_at = sqlite3_column_int64(st, i++);
+	a->updated_at = sqlite3_column_int64(st, i++);
+	a->last_job_id = sqlite3_column_int64(st, i++);
+	a->last_job_state = (char *)app_col(st, i++);
+}
+
+/* A copy of s, or NULL for NULL. */
+static char *
+app_strdup_null(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
 }
 
 struct app *
 app_from_row(sqlite3_stmt *st)
 {
 	struct app *a = xcalloc(1, sizeof(*a));
-	int i = 0;
 
-	a->id = sqlite3_column_int64(st, i++);
-	a->app_id = app_col(st, i++);
-	a->name = app_col(st, i++);
-	a->description = app_col(st, i++);
-	a->type = app_col(st, i++);
-	a->status = app_col(st, i++);
-	a->status_detail = app_col(st, i++);
-	a->desired = app_col(st, i++);
-	a->owner_id = sqlite3_column_int64(st, i++);
-	a->owner = app_col(st, i++);
-	a->port = sqlite3_column_int(st, i++);
-	a->container_port = sqlite3_column_int(st, i++);
-	a->docker_id = app_col(st, i++);
-	a->image = app_col(st, i++);
-	a->entry = app_col(st, i++);
-	a->allow_ips = app_col(st, i++);
-	a->auth_header = app_col(st, i++);
-	a->vram_required = sqlite3_column_int64(st, i++);
-	a->gpus = app_col(st, i++);
-	a->envs = app_col(st, i++);
-	a->plugin_release = db_col_strdup(st, i++);
-	a->model = sqlite3_column_type(st, i) == SQLITE_NULL ? -1 :
-	    sqlite3_column_int64(st, i);
-	i++;
-	a->params = db_col_strdup(st, i++);
-	a->labels = app_col(st, i++);
-	a->metadata = app_col(st, i++);
-	a->template_id = sqlite3_column_int64(st, i++);
-	a->last_heartbeat = sqlite3_column_int64(st, i++);
-	a->created_at = sqlite3_column_int64(st, i++);
-	a->updated_at = sqlite3_column_int64(st, i++);
-	a->last_job_id = sqlite3_column_int64(st, i++);
-	a->last_job_state = app_col(st, i++);
+	app_view_row(st, a);
+	a->app_id = xstrdup(a->app_id);
+	a->name = xstrdup(a->name);
+	a->description = xstrdup(a->description);
+	a->type = xstrdup(a->type);
+	a->status = xstrdup(a->status);
+	a->status_detail = xstrdup(a->status_detail);
+	a->desired = xstrdup(a->desired);
+	a->owner = xstrdup(a->owner);
+	a->docker_id = xstrdup(a->docker_id);
+	a->image = xstrdup(a->image);
+	a->entry = xstrdup(a->entry);
+	a->allow_ips = xstrdup(a->allow_ips);
+	a->auth_header = xstrdup(a->auth_header);
+	a->gpus = xstrdup(a->gpus);
+	a->envs = xstrdup(a->envs);
+	a->plugin_release = app_strdup_null(a->plugin_release);
+	a->params = app_strdup_null(a->params);
+	a->labels = xstrdup(a->labels);
+	a->metadata = xstrdup(a->metadata);
+	a->last_job_state = xstrdup(a->last_job_state);
 	return a;
 }
 
@@ -252,79 +297,189 @@ fail:
 	return APPS_ERROR;
 }
 
-/* Add a JSON value parsed from stored text, or a fallback. */
-static void
-app_add_json_text(struct json_object *o, const char *key, const char *text,
-    struct json_object *fallback)
-{
-	struct json_object *v = text && *text ? json_tokener_parse(text) : NULL;
+/*
+ * The app JSON is written as text straight into a buffer: /status is the
+ * hottest request, and a json-c tree per app (a hash table, an object per
+ * field, a string copy each) then its serialization cost more than the
+ * query.  The output is byte for byte what json-c writes with
+ * JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE (t_apps checks
+ * it against json-c): keys in this order, no spaces, strings escaped as
+ * json_escape_str() does.
+ */
 
-	if (v == NULL)
-		v = fallback;
-	else
-		json_object_put(fallback);
-	json_object_object_add(o, key, v);
+/* s[0..n) escaped as json-c does, without the quotes. */
+static void
+app_json_escape(struct buf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char c;
+	size_t i;
+	char *o;
+
+	/* Room for the worst case (\u00XX per byte), then write in place. */
+	buf_grow(b, st_mult(n, 6));
+	o = b->data + b->len;
+	for (i = 0; i < n; i++) {
+		c = (unsigned char)s[i];
+		if (c >= 0x20 && c != '"' && c != '\\') {
+			*o++ = (char)c;
+			continue;
+		}
+		*o++ = '\\';
+		switch (c) {
+		case '"':	*o++ = '"'; break;
+		case '\\':	*o++ = '\\'; break;
+		case '\b':	*o++ = 'b'; break;
+		case '\f':	*o++ = 'f'; break;
+		case '\n':	*o++ = 'n'; break;
+		case '\r':	*o++ = 'r'; break;
+		case '\t':	*o++ = 't'; break;
+		default:
+			*o++ = 'u';
+			*o++ = '0';
+			*o++ = '0';
+			*o++ = hex[c >> 4];
+			*o++ = hex[c & 0xf];
+		}
+	}
+	b->len = (size_t)(o - b->data);
+	b->data[b->len] = '\0';	/* the buf invariant */
 }
 
-struct json_object *
-app_to_json(const struct app *a, const struct conf *conf)
+/* ,"key": in one piece: every member but the first ("id"). */
+#define APP_JSON_KEY(b, key) \
+	buf_add((b), ",\"" key "\":", sizeof(",\"" key "\":") - 1)
+
+static void
+app_json_quoted(struct buf *b, const char *s, size_t n)
 {
-	struct json_object *o = json_object_new_object(), *arr;
-	struct buf url = BUF_INIT;
+	buf_addch(b, '"');
+	app_json_escape(b, s, n);
+	buf_addch(b, '"');
+}
+
+/* A decimal integer, as json-c prints int and int64 values. */
+static void
+app_json_num(struct buf *b, int64_t v)
+{
+	char d[24], *p = d + sizeof(d);
+	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (v < 0)
+		*--p = '-';
+	buf_add(b, p, (size_t)(d + sizeof(d) - p));
+}
+
+/*
+ * A JSON value parsed from stored text (envs): re-serialized by json-c so
+ * it reads exactly as before; "{}" when empty or not JSON.
+ */
+static void
+app_json_stored(struct buf *b, const char *text)
+{
+	struct json_object *v;
+
+	if (text == NULL || *text == '\0' || strcmp(text, "{}") == 0 ||
+	    (v = json_tokener_parse(text)) == NULL) {
+		buf_add(b, "{}", 2);
+		return;
+	}
+	buf_adds(b, json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(v);
+}
+
+void
+app_json_write(struct buf *b, const struct app *a, const struct conf *conf)
+{
 	const char *p, *comma;
 	long long gi;
 	char one[16];
+	size_t n;
+	int first;
 
-	json_object_object_add(o, "id", json_object_new_string(a->app_id));
-	json_object_object_add(o, "row_id", json_object_new_int64(a->id));
-	json_object_object_add(o, "name", json_object_new_string(a->name));
-	json_object_object_add(o, "description",
-	    json_object_new_string(a->description));
-	json_object_object_add(o, "type", json_object_new_string(a->type));
-	json_object_object_add(o, "status", json_object_new_string(a->status));
-	json_object_object_add(o, "status_detail",
-	    json_object_new_string(a->status_detail));
-	buf_printf(&url, "/apps/%s/", a->app_id);
-	json_object_object_add(o, "url", json_object_new_string(url.data));
-	buf_reset(&url);
-	buf_printf(&url, "http://%s:%d/apps/%s/", conf->public_host,
-	    conf->apps_port, a->app_id);
-	json_object_object_add(o, "endpoint", json_object_new_string(url.data));
-	json_object_object_add(o, "port", a->port > 0 ?
-	    json_object_new_int(a->port) : NULL);
-	arr = json_object_new_array();
+	buf_add(b, "{\"id\":", 6);
+	app_json_quoted(b, a->app_id, strlen(a->app_id));
+	APP_JSON_KEY(b, "row_id");
+	app_json_num(b, a->id);
+	APP_JSON_KEY(b, "name");
+	app_json_quoted(b, a->name, strlen(a->name));
+	APP_JSON_KEY(b, "description");
+	app_json_quoted(b, a->description, strlen(a->description));
+	APP_JSON_KEY(b, "type");
+	app_json_quoted(b, a->type, strlen(a->type));
+	APP_JSON_KEY(b, "status");
+	app_json_quoted(b, a->status, strlen(a->status));
+	APP_JSON_KEY(b, "status_detail");
+	app_json_quoted(b, a->status_detail, strlen(a->status_detail));
+	APP_JSON_KEY(b, "url");
+	buf_add(b, "\"/apps/", 7);
+	app_json_escape(b, a->app_id, strlen(a->app_id));
+	buf_add(b, "/\"", 2);
+	APP_JSON_KEY(b, "endpoint");
+	buf_add(b, "\"http://", 8);
+	app_json_escape(b, conf->public_host, strlen(conf->public_host));
+	buf_addch(b, ':');
+	app_json_num(b, conf->apps_port);
+	buf_add(b, "/apps/", 6);
+	app_json_escape(b, a->app_id, strlen(a->app_id));
+	buf_add(b, "/\"", 2);
+	APP_JSON_KEY(b, "port");
+	if (a->port > 0)
+		app_json_num(b, a->port);
+	else
+		buf_add(b, "null", 4);
+	APP_JSON_KEY(b, "gpus");
+	buf_addch(b, '[');
+	first = 1;
 	for (p = a->gpus; p != NULL && *p != '\0'; p = comma ? comma + 1 : NULL) {
 		comma = strchr(p, ',');
-		if ((size_t)(comma ? comma - p : (long)strlen(p)) < sizeof(one)) {
-			memcpy(one, p, comma ? (size_t)(comma - p) : strlen(p));
-			one[comma ? (size_t)(comma - p) : strlen(p)] = '\0';
-			if (valid_int(one, 0, 1024, &gi) == 0)
-				json_object_array_add(arr,
-				    json_object_new_int((int)gi));
-		}
+		n = comma != NULL ? (size_t)(comma - p) : strlen(p);
+		if (n >= sizeof(one))
+			continue;
+		memcpy(one, p, n);
+		one[n] = '\0';
+		if (valid_int(one, 0, 1024, &gi) == -1)
+			continue;
+		if (!first)
+			buf_addch(b, ',');
+		app_json_num(b, gi);
+		first = 0;
 	}
-	json_object_object_add(o, "gpus", arr);
-	json_object_object_add(o, "vram_required",
-	    json_object_new_int64(a->vram_required));
-	arr = json_object_new_array();
+	buf_addch(b, ']');
+	APP_JSON_KEY(b, "vram_required");
+	app_json_num(b, a->vram_required);
+	APP_JSON_KEY(b, "allow_ips");
+	buf_addch(b, '[');
+	first = 1;
 	for (p = a->allow_ips; p != NULL && *p != '\0';
 	    p = comma ? comma + 1 : NULL) {
 		p += strspn(p, " ");	/* stored joined by ", " */
 		comma = strchr(p, ',');
-		json_object_array_add(arr, json_object_new_string_len(p,
-		    comma ? (int)(comma - p) : (int)strlen(p)));
+		if (!first)
+			buf_addch(b, ',');
+		app_json_quoted(b, p, comma ? (size_t)(comma - p) : strlen(p));
+		first = 0;
 	}
-	json_object_object_add(o, "allow_ips", arr);
-	json_object_object_add(o, "has_auth_header",
-	    json_object_new_boolean(a->auth_header[0] != '\0'));
-	app_add_json_text(o, "envs", a->envs, json_object_new_object());
-	json_object_object_add(o, "owner", json_object_new_string(a->owner));
-	json_object_object_add(o, "created_at",
-	    json_object_new_int64(a->created_at));
-	json_object_object_add(o, "updated_at",
-	    json_object_new_int64(a->updated_at));
-	buf_release(&url);
-	return o;
+	buf_addch(b, ']');
+	APP_JSON_KEY(b, "has_auth_header");
+	if (a->auth_header[0] != '\0')
+		buf_add(b, "true", 4);
+	else
+		buf_add(b, "false", 5);
+	APP_JSON_KEY(b, "envs");
+	app_json_stored(b, a->envs);
+	APP_JSON_KEY(b, "owner");
+	app_json_quoted(b, a->owner, strlen(a->owner));
+	APP_JSON_KEY(b, "created_at");
+	app_json_num(b, a->created_at);
+	APP_JSON_KEY(b, "updated_at");
+	app_json_num(b, a->updated_at);
+	buf_addch(b, '}');
 }
 
 enum apps_result

@@ -56,19 +56,29 @@ enum apps_result {
 };
 
 /* The columns app_from_row() expects, for SELECT lists elsewhere. */
-#define APP_COLUMNS "a.id, a.app_id, a.name, a.description, a.type, " \
+#define APP_COLUMNS_APP "a.id, a.app_id, a.name, a.description, a.type, " \
 	"a.status, a.status_detail, a.desired, a.owner_id, u.username, a.port, " \
 	"a.container_port, a.docker_id, a.image, a.entry, a.allow_ips, " \
 	"a.auth_header, a.vram_required, a.gpus, a.envs, a.plugin_release, " \
 	"a.model, a.params, a.labels, a.metadata, a.template_id, " \
-	"a.last_heartbeat, a.created_at, a.updated_at, " \
+	"a.last_heartbeat, a.created_at, a.updated_at, "
+#define APP_COLUMNS APP_COLUMNS_APP \
 	"(SELECT max(j.id) FROM jobs j WHERE j.app_id = a.id AND " \
 	"j.kind = 'deploy'), (SELECT j.state FROM jobs j WHERE j.app_id = " \
 	"a.id AND j.kind = 'deploy' ORDER BY j.id DESC LIMIT 1)"
+/* The same without the deploy job (last_job_id 0, last_job_state ""). */
+#define APP_COLUMNS_NO_JOB APP_COLUMNS_APP "0, NULL"
 #define APP_FROM " FROM apps a JOIN users u ON u.id = a.owner_id "
 
 struct sqlite3_stmt;
+/* A copy of the current row (APP_COLUMNS); caller frees with app_free(). */
 struct app	*app_from_row(struct sqlite3_stmt *);
+/*
+ * The current row without copies: every string points into the statement
+ * and is valid only until it steps, resets or is finalized.  Never
+ * app_free() a view.
+ */
+void		 app_view_row(struct sqlite3_stmt *, struct app *);
 void		 app_free(struct app *);
 
 /*
@@ -104,11 +114,14 @@ enum apps_result app_create(struct db *, const struct app_new *,
 	    int64_t *rowid_out, int64_t *job_out);
 
 /*
- * JSON for /status and /apps/{id} (caller owns the reference): url is the
+ * JSON for /status and /apps/{id}, appended to out as text (exactly what
+ * json-c writes with JSON_C_TO_STRING_PLAIN | NOSLASHESCAPE): url is the
  * path on the apps site, endpoint the absolute URL.
  */
+struct buf;
 struct conf;
-struct json_object *app_to_json(const struct app *, const struct conf *);
+void	 app_json_write(struct buf *out, const struct app *,
+	    const struct conf *);
 
 /* Set desired state and queue a job (one transaction). */
 enum apps_result app_request(struct db *, const struct app *,

@@ -312,7 +312,8 @@ auth_token_user(struct db *db, const char *token, struct user **out)
 	    "ON u.id = t.user_id WHERE t.hash = ?");
 	if (st == NULL)
 		return AUTH_ERROR;
-	db_bind_text(st, 1, hash);
+	/* hash outlives the binding: db_release() clears it below */
+	sqlite3_bind_text(st, 1, hash, 64, SQLITE_STATIC);
 	switch (sqlite3_step(st)) {
 	case SQLITE_ROW: {
 		const char *stored = (const char *)sqlite3_column_text(st, 4);

@@ -157,16 +157,30 @@ out:
 	return rc;
 }
 
+/* Answer with one app's JSON. */
+static int
+h_app_answer(struct req *r, const struct app *a)
+{
+	struct buf out = BUF_INIT;
+	int rc;
+
+	app_json_write(&out, a, r->conf);
+	rc = req_json_text(r, 200, out.data, out.len);
+	buf_release(&out);
+	return rc;
+}
+
 int
 h_status_list(struct req *r)
 {
-	struct json_object *arr;
+	struct buf out = BUF_INIT;
 	sqlite3_stmt *st;
 	const char *want = req_query(r, "status");
-	struct app *a;
-	int rc;
+	struct app a;
+	int rc, n = 0;
 
-	st = db_prepare_cached(r->db, "SELECT " APP_COLUMNS APP_FROM
+	/* The list does not show the deploy job: no job subqueries. */
+	st = db_prepare_cached(r->db, "SELECT " APP_COLUMNS_NO_JOB APP_FROM
 	    "WHERE a.status <> 'deleting' AND (? OR a.owner_id = ?) AND "
 	    "(? IS NULL OR a.status = ?) ORDER BY a.id");
 	if (st == NULL)
@@ -175,18 +189,23 @@ h_status_list(struct req *r)
 	db_bind_int(st, 2, r->user->id);
 	db_bind_text(st, 3, want);
 	db_bind_text(st, 4, want);
-	arr = json_object_new_array();
+	buf_grow(&out, 4096);
+	buf_addch(&out, '[');
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		a = app_from_row(st);
-		json_object_array_add(arr, app_to_json(a, r->conf));
-		app_free(a);
+		if (n++ > 0)
+			buf_addch(&out, ',');
+		app_view_row(st, &a);	/* valid until the next step */
+		app_json_write(&out, &a, r->conf);
 	}
 	db_release(r->db, st);
 	if (rc != SQLITE_DONE) {
-		json_object_put(arr);
+		buf_release(&out);
 		return req_fail(r, HERR_UNAVAILABLE, "database", "database error");
 	}
-	return req_json(r, 200, arr);
+	buf_addch(&out, ']');
+	rc = req_json_text(r, 200, out.data, out.len);
+	buf_release(&out);
+	return rc;
 }
 
 int
@@ -197,7 +216,7 @@ h_app_get(struct req *r)
 
 	if (h_app_arg(r, &a) == -1)
 		return -1;
-	rc = req_json(r, 200, app_to_json(a, r->conf));
+	rc = h_app_answer(r, a);
 	app_free(a);
 	return rc;
 }
@@ -343,7 +362,7 @@ h_edit_app(struct req *r)
 		h_apps_fail(r, res);
 		goto out;
 	}
-	rc = req_json(r, 200, app_to_json(a, r->conf));
+	rc = h_app_answer(r, a);
 	goto out;
 dberr:
 	db_rollback(r->db);
@@ -402,7 +421,7 @@ h_update_status(struct req *r)
 		req_fail(r, HERR_NOT_FOUND, "not_found", "no such app");
 		goto out;
 	}
-	rc = req_json(r, 200, app_to_json(a, r->conf));
+	rc = h_app_answer(r, a);
 out:
 	app_free(a);
 	form_free(&f);

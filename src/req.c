@@ -419,21 +419,28 @@ req_respond(struct req *r, int status, const char *ctype, const char *extra,
 }
 
 int
-req_json(struct req *r, int status, struct json_object *obj)
+req_json_text(struct req *r, int status, const char *json, size_t len)
 {
-	const char *s;
-	size_t n;
 	int rc;
 
-	s = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
-	    JSON_C_TO_STRING_NOSLASHESCAPE);
-	n = strlen(s);
 	rc = req_respond(r, status, "application/json; charset=utf-8", NULL,
-	    s, n);
+	    json, len);
 	if (rc == 0 && r->fcgi == NULL)
 		;	/* captured in test_out */
 	else if (rc == 0)
 		(void)req_put(r, "\n", 1);
+	return rc;
+}
+
+int
+req_json(struct req *r, int status, struct json_object *obj)
+{
+	const char *s;
+	int rc;
+
+	s = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE);
+	rc = req_json_text(r, status, s, strlen(s));
 	json_object_put(obj);
 	return rc;
 }

@@ -107,6 +107,9 @@ int	 req_json_body(struct req *, struct json_object **out);
 int	 req_respond(struct req *, int status, const char *ctype,
 	    const char *extra_headers, const void *body, size_t len);
 int	 req_json(struct req *, int status, struct json_object *);
+/* The same for JSON already written as text (borrowed). */
+int	 req_json_text(struct req *, int status, const char *json,
+	    size_t len);
 int	 req_no_content(struct req *);
 /* Start a streamed response (text/plain); then req_write, req_flush. */
 int	 req_stream_begin(struct req *, int status, const char *ctype);

@@ -2,7 +2,8 @@
  * t_apps: the request side's apps model on a temporary database:
  * app_create (+ its deploy job, atomically), name and (release, model)
  * uniqueness, app_load by app id / row id / Docker id prefix with
- * ownership, 'deleting' rows invisible, app_to_json, app_envs_parse and
+ * ownership, 'deleting' rows invisible, the app JSON (app_json_write,
+ * byte for byte against json-c, and GET /status), app_envs_parse and
  * app_opts_parse tables, app_request and app_request_delete.
  */
 #include "config.h"
@@ -22,6 +23,7 @@
 #include "conf.h"
 #include "db.h"
 #include "form.h"
+#include "handlers.h"
 #include "log.h"
 #include "req.h"
 #include "valid.h"
@@ -43,6 +45,18 @@ static int
 no_open_stmt(struct db *db)
 {
 	return sqlite3_next_stmt(db->conn, NULL) == NULL;
+}
+
+/* Cached statements stay prepared, but none may be left mid-step. */
+static int
+no_busy_stmt(struct db *db)
+{
+	sqlite3_stmt *st = NULL;
+
+	while ((st = sqlite3_next_stmt(db->conn, st)) != NULL)
+		if (sqlite3_stmt_busy(st))
+			return 0;
+	return 1;
 }
 
 static int64_t
@@ -351,6 +365,19 @@ test_request(struct db *db)
 	free(a);
 }
 
+/* The app's JSON text, parsed by json-c (NULL if it is not JSON). */
+static struct json_object *
+app_json(const struct app *a, const struct conf *conf)
+{
+	struct buf b = BUF_INIT;
+	struct json_object *o;
+
+	app_json_write(&b, a, conf);
+	o = json_tokener_parse(b.data);
+	buf_release(&b);
+	return o;
+}
+
 static void
 test_json(struct db *db)
 {
@@ -374,7 +401,7 @@ test_json(struct db *db)
 	ok(app_load_rowid(db, rid, NULL, &a) == APPS_OK, "load it");
 	if (a == NULL)
 		return;
-	o = app_to_json(a, &conf);
+	o = app_json(a, &conf);
 	s = xstrdup(json_object_to_json_string(o));
 	printf("# %s\n", s);
 	ok(json_object_object_get_ex(o, "id", &v) &&
@@ -413,7 +440,7 @@ test_json(struct db *db)
 	    (e = json_object_array_get_idx(v, 0)) != NULL &&
 	    strcmp(json_object_get_string(e), "10.0.0.0/8") == 0,
 	    "allow_ips[0] = 10.0.0.0/8");
-	/* BUG (apps.c app_to_json): the canonical list is ", "-joined. */
+	/* BUG (apps.c app JSON): the canonical list is ", "-joined. */
 	ok(json_object_object_get_ex(o, "allow_ips", &v) &&
 	    (e = json_object_array_get_idx(v, 1)) != NULL &&
 	    strcmp(json_object_get_string(e), "192.0.2.1") == 0,
@@ -447,7 +474,7 @@ test_json(struct db *db)
 	    db_exec(db, "UPDATE apps SET port = NULL WHERE id = 0 OR "
 	    "app_id = 'json00000001'") == 0, "empty values");
 	ok(app_load_rowid(db, rid, NULL, &a) == APPS_OK, "load again");
-	o = app_to_json(a, &conf);
+	o = app_json(a, &conf);
 	ok(json_object_object_get_ex(o, "allow_ips", &v) &&
 	    json_object_array_length(v) == 0, "allow_ips [] when empty");
 	ok(json_object_object_get_ex(o, "gpus", &v) &&
@@ -463,11 +490,260 @@ test_json(struct db *db)
 	a = NULL;
 	ok(set_text(db, "gpus", "1,x,99999,3,", rid) == 0 &&
 	    app_load_rowid(db, rid, NULL, &a) == APPS_OK, "junk in gpus");
-	o = app_to_json(a, &conf);
+	o = app_json(a, &conf);
 	ok(json_object_object_get_ex(o, "gpus", &v) &&
 	    json_object_array_length(v) == 2, "only valid GPU indices shown");
 	json_object_put(o);
 	app_free(a);
+}
+
+/*
+ * The app JSON as json-c builds and prints it: the implementation
+ * app_json_write() replaced, kept here as the oracle it must match byte
+ * for byte.
+ */
+static char *
+ref_app_json(const struct app *a, const struct conf *conf)
+{
+	struct json_object *o = json_object_new_object(), *arr, *v;
+	struct buf url = BUF_INIT;
+	const char *p, *comma;
+	long long gi;
+	char one[16], *s;
+
+	json_object_object_add(o, "id", json_object_new_string(a->app_id));
+	json_object_object_add(o, "row_id", json_object_new_int64(a->id));
+	json_object_object_add(o, "name", json_object_new_string(a->name));
+	json_object_object_add(o, "description",
+	    json_object_new_string(a->description));
+	json_object_object_add(o, "type", json_object_new_string(a->type));
+	json_object_object_add(o, "status", json_object_new_string(a->status));
+	json_object_object_add(o, "status_detail",
+	    json_object_new_string(a->status_detail));
+	buf_printf(&url, "/apps/%s/", a->app_id);
+	json_object_object_add(o, "url", json_object_new_string(url.data));
+	buf_reset(&url);
+	buf_printf(&url, "http://%s:%d/apps/%s/", conf->public_host,
+	    conf->apps_port, a->app_id);
+	json_object_object_add(o, "endpoint", json_object_new_string(url.data));
+	json_object_object_add(o, "port", a->port > 0 ?
+	    json_object_new_int(a->port) : NULL);
+	arr = json_object_new_array();
+	for (p = a->gpus; p != NULL && *p != '\0'; p = comma ? comma + 1 : NULL) {
+		comma = strchr(p, ',');
+		if ((size_t)(comma ? comma - p : (long)strlen(p)) < sizeof(one)) {
+			memcpy(one, p, comma ? (size_t)(comma - p) : strlen(p));
+			one[comma ? (size_t)(comma - p) : strlen(p)] = '\0';
+			if (valid_int(one, 0, 1024, &gi) == 0)
+				json_object_array_add(arr,
+				    json_object_new_int((int)gi));
+		}
+	}
+	json_object_object_add(o, "gpus", arr);
+	json_object_object_add(o, "vram_required",
+	    json_object_new_int64(a->vram_required));
+	arr = json_object_new_array();
+	for (p = a->allow_ips; p != NULL && *p != '\0';
+	    p = comma ? comma + 1 : NULL) {
+		p += strspn(p, " ");
+		comma = strchr(p, ',');
+		json_object_array_add(arr, json_object_new_string_len(p,
+		    comma ? (int)(comma - p) : (int)strlen(p)));
+	}
+	json_object_object_add(o, "allow_ips", arr);
+	json_object_object_add(o, "has_auth_header",
+	    json_object_new_boolean(a->auth_header[0] != '\0'));
+	v = a->envs && *a->envs ? json_tokener_parse(a->envs) : NULL;
+	json_object_object_add(o, "envs", v != NULL ? v :
+	    json_object_new_object());
+	json_object_object_add(o, "owner", json_object_new_string(a->owner));
+	json_object_object_add(o, "created_at",
+	    json_object_new_int64(a->created_at));
+	json_object_object_add(o, "updated_at",
+	    json_object_new_int64(a->updated_at));
+	s = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+	buf_release(&url);
+	return s;
+}
+
+/* app_json_write(a) == the json-c oracle, and json-c reads it back. */
+static int
+json_matches(const struct app *a, const struct conf *conf, const char *name)
+{
+	struct buf b = BUF_INIT;
+	struct json_object *o;
+	char *want = ref_app_json(a, conf);
+	int good;
+
+	buf_adds(&b, "prefix");	/* appends, never overwrites */
+	app_json_write(&b, a, conf);
+	good = strncmp(b.data, "prefix", 6) == 0 &&
+	    strcmp(b.data + 6, want) == 0;
+	if (!ok(good, "app JSON as json-c writes it: %s", name))
+		printf("#   got  %s\n#   want %s\n", b.data + 6, want);
+	o = app_json(a, conf);
+	ok(o != NULL && strcmp(json_object_to_json_string_ext(o,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), want) == 0,
+	    "json-c parses it back to the same text: %s", name);
+	json_object_put(o);
+	free(want);
+	buf_release(&b);
+	return good;
+}
+
+static void
+test_json_exact(void)
+{
+	static const struct {
+		const char	*name;
+		const char	*text;		/* every string field */
+		const char	*gpus;
+		const char	*allow_ips;
+		const char	*envs;
+		const char	*auth_header;
+		int		 port;
+		int64_t		 num;		/* row id, vram, times */
+	} t[] = {
+		{ "plain", "abc", "", "", "{}", "", 0, 1 },
+		{ "quotes and backslashes", "a\"b\\c\"\\\\", "0", "::1", "", "x", 7861, 0 },
+		{ "slashes stay", "/a/b//c/", "0,2", "10.0.0.0/8, 192.0.2.1, ::1",
+		    "{\"PATH\":\"/usr/bin:/bin\"}", "", 1, 42 },
+		{ "control characters", "\x01\x02\b\t\n\x0b\f\r\x0e\x1f\x7f end",
+		    "1,x,99999,3,", "a,", "{\"A\":\"\\u0001\\n\"}", "y", -5, -1 },
+		{ "UTF-8 and high bytes", "d\xc3\xa9sc \xe2\x82\xac \xff\xfe\x80",
+		    "01,-1,1024,1025, 2,", ", ", "[1,\"a\"]", "", 65535,
+		    INT64_MAX },
+		{ "odd lists", "", ",", "a,,b", "not json", "", 0, INT64_MIN },
+		{ "spaces in lists", " x ", " ,1 , 2", "  a,b  ,  c", " {\"B\":\"2\",\"A\":\"1\"} ",
+		    "", 0, 1795317578 },
+		{ "stored null and scalars", "</script>", "0123456789012345",
+		    "\"x\", y\\", "null", "", 0, 0 },
+		{ "stored number", "x", "7", "1.2.3.4", "5", "", 0, 3 },
+	};
+	struct conf conf;
+	struct app a;
+	char all[256];
+	size_t i;
+	int good = 1;
+
+	memset(&conf, 0, sizeof(conf));
+	conf.public_host = (char *)"apps.example";
+	conf.apps_port = 8080;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		memset(&a, 0, sizeof(a));
+		a.app_id = a.name = a.description = a.type = a.status =
+		    a.status_detail = a.owner = (char *)t[i].text;
+		a.gpus = (char *)t[i].gpus;
+		a.allow_ips = (char *)t[i].allow_ips;
+		a.envs = (char *)t[i].envs;
+		a.auth_header = (char *)t[i].auth_header;
+		a.port = t[i].port;
+		a.id = a.vram_required = a.created_at = t[i].num;
+		a.updated_at = t[i].num == INT64_MIN ? INT64_MAX : -t[i].num;
+		json_matches(&a, &conf, t[i].name);
+	}
+	/* Every byte value 1..255 in a string, and in the host. */
+	for (i = 1; i < 256; i++)
+		all[i - 1] = (char)i;
+	all[255] = '\0';
+	memset(&a, 0, sizeof(a));
+	a.app_id = a.name = a.description = a.type = a.status =
+	    a.status_detail = a.owner = a.gpus = a.allow_ips = a.envs = all;
+	a.auth_header = (char *)"";
+	conf.public_host = all;
+	conf.apps_port = 0;
+	json_matches(&a, &conf, "every byte 1..255");
+	/* Each byte alone, at the start, middle and end of a string. */
+	for (i = 1; i < 256 && good; i++) {
+		char s[8] = { (char)i, 'a', (char)i, 'b', (char)i, '\0' };
+
+		a.app_id = a.name = a.description = a.type = a.status =
+		    a.status_detail = a.owner = s;
+		a.gpus = a.allow_ips = a.envs = (char *)"";
+		conf.public_host = s;
+		good = strlen(s) == 5;
+		{
+			struct buf b = BUF_INIT;
+			char *want = ref_app_json(&a, &conf);
+
+			app_json_write(&b, &a, &conf);
+			good = good && strcmp(b.data, want) == 0;
+			if (!good)
+				printf("# byte 0x%02zx: got %s want %s\n", i,
+				    b.data, want);
+			free(want);
+			buf_release(&b);
+		}
+	}
+	ok(good, "each byte 0x01..0xff escaped as json-c does");
+}
+
+/* GET /status through the handler: the list, as json-c would print it. */
+static void
+test_status_list(struct db *db)
+{
+	struct conf conf;
+	struct req r;
+	struct buf want = BUF_INIT;
+	struct app *a;
+	sqlite3_stmt *st;
+	const char *body;
+	char *one;
+	int n = 0;
+
+	memset(&conf, 0, sizeof(conf));
+	conf.public_host = (char *)"apps.example";
+	conf.apps_port = 8080;
+	/* The oracle: every live app of alice's, loaded and printed by json-c. */
+	buf_addch(&want, '[');
+	st = db_prepare(db, "SELECT " APP_COLUMNS APP_FROM "WHERE a.status <> "
+	    "'deleting' AND a.owner_id = ? ORDER BY a.id");
+	db_bind_int(st, 1, alice_u.id);
+	while (st != NULL && sqlite3_step(st) == SQLITE_ROW) {
+		a = app_from_row(st);
+		one = ref_app_json(a, &conf);
+		if (n++ > 0)
+			buf_addch(&want, ',');
+		buf_adds(&want, one);
+		free(one);
+		app_free(a);
+	}
+	sqlite3_finalize(st);
+	buf_addch(&want, ']');
+	ok(n >= 2, "alice has %d live apps to list", n);
+
+	req_init_test(&r, "GET", "/status", NULL);
+	r.db = db;
+	r.conf = &conf;
+	r.user = xcalloc(1, sizeof(*r.user));
+	r.user->id = alice_u.id;
+	r.user->username = xstrdup("alice");
+	is(h_status_list(&r), 0, "h_status_list answers");
+	is(r.status, 200, "200");
+	body = strstr(r.test_out.data, "\r\n\r\n");
+	ok(body != NULL && strcmp(body + 4, want.data) == 0,
+	    "the list is byte for byte what json-c printed");
+	if (body != NULL && strcmp(body + 4, want.data) != 0)
+		printf("#   got  %s\n#   want %s\n", body + 4, want.data);
+	ok(strstr(r.test_out.data, "Content-Type: application/json; "
+	    "charset=utf-8\r\n") != NULL, "JSON content type");
+	ok(no_busy_stmt(db), "no statement left stepping (cached ones reset)");
+	req_release(&r);
+
+	/* ?status= filters; an unknown status gives []. */
+	req_init_test(&r, "GET", "/status", "status=no-such-status");
+	r.db = db;
+	r.conf = &conf;
+	r.user = xcalloc(1, sizeof(*r.user));
+	r.user->id = alice_u.id;
+	r.user->username = xstrdup("alice");
+	is(h_status_list(&r), 0, "filtered list answers");
+	body = strstr(r.test_out.data, "\r\n\r\n");
+	is_str(body != NULL ? body + 4 : NULL, "[]", "no match: []");
+	req_release(&r);
+	buf_release(&want);
 }
 
 static void
@@ -716,7 +992,9 @@ main(void)
 	test_request(db);
 	test_json(db);
 	test_new_id(db);
+	test_status_list(db);	/* last: leaves its cached statement */
 	db_close(db);
+	test_json_exact();
 	test_envs();
 	test_opts();
 	cleanup();
