@@ -173,9 +173,16 @@ start_nginx
 ( sleep 0.5; "$BLD/slipway-ctl" routes >/dev/null 2>&1 ) &
 say "ready: http://$BIND:$CONTROL_PORT/ (log: $DATA/logs/slipway.log)"
 
-# Supervise: restart whatever dies, a few seconds apart at most.
+# Supervise: restart whatever dies, a few seconds apart at most.  wait -n
+# alone can miss a child: one that dies while this loop sleeps or restarts
+# another is reaped and reported then, and wait -n waits for the next one.
+# A ticker job makes it return at least once a second.
 while :; do
+	sleep 1 &
+	TICK=$!
 	wait -n 2>/dev/null
+	kill "$TICK" 2>/dev/null
+	wait "$TICK" 2>/dev/null
 	[ "$STOPPING" = 1 ] && break
 	if [ -n "$PIDS_NGINX" ] && ! kill -0 "$PIDS_NGINX" 2>/dev/null; then
 		say "nginx (pid $PIDS_NGINX) died: restarting"

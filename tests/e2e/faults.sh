@@ -175,6 +175,20 @@ ok $([ "$NM2" != "$NM" ] && kill -0 "$NM2"; echo $?) "a new master ($NM2)"
 for _ in $(seq 1 50); do [ -z "$(pgrep -g "$NM")" ] && break; sleep 0.1; done
 is "$(pgrep -g "$NM" | wc -l)" 0 "no worker of the dead master is left"
 is "$(wait_200 "$APPS/apps/$X/" 5)" 200 "X served through the new nginx"
+# Two deaths close together: the agent, then nginx while the supervisor
+# is still restarting the agent.  Both come back (the supervisor's wait -n
+# once missed a child reaped during such a restart and slept forever).
+AP=$(cat "$DATA/run/agent.pid"); NM3=$(cat "$DATA/run/nginx.pid")
+kill -9 "$AP"; sleep 0.2; kill -9 "$NM3"
+c=000
+for _ in $(seq 1 100); do
+	c=$(curl -s -o /dev/null -w '%{http_code}' -m 1 "$API/health")
+	[ "$c" = 200 ] && [ "$(cat "$DATA/run/nginx.pid")" != "$NM3" ] && break
+	sleep 0.1
+done
+is "$c" 200 "agent and nginx killed 0.2 s apart: /health is 200 again"
+like "$(grep "nginx (pid $NM3) died" "$T/up.log")" restarting "  the supervisor restarted nginx"
+like "$(grep "agent (pid $AP) died" "$T/up.log")" restarting "  and the agent"
 # A route change reaches the new master: stop S, its route goes.
 if [ "$(app_col "$S" status)" = running ]; then
 	is "$(api POST "/stop/$S" -H "Authorization: Bearer $ATOK")" 202 "stop S"
