@@ -30,6 +30,7 @@ bench_cleanup() {
 	stack_stop
 	agent_docker_cleanup
 	[ "$BASE_WAS_THERE" = 0 ] && docker rmi "$BASE" >/dev/null 2>&1
+	docker_stop_owned	# a daemon this run started
 	[ -n "$T" ] && rm -rf "$T"
 }
 trap bench_cleanup EXIT

@@ -31,6 +31,7 @@ bench_cleanup() {
 	docker rmi -f "$TAG" >/dev/null 2>&1
 	stack_stop
 	agent_docker_cleanup
+	docker_stop_owned	# a daemon this run started
 	[ -n "$T" ] && rm -rf "$T"
 }
 trap bench_cleanup EXIT

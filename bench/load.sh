@@ -34,6 +34,7 @@ bench_cleanup() {
 	hello_stop
 	stack_stop
 	agent_docker_cleanup
+	docker_stop_owned	# a daemon this run started
 	[ -n "$T" ] && rm -rf "$T"
 }
 trap bench_cleanup EXIT

@@ -25,6 +25,7 @@ agent_setup >/dev/null || exit 1
 bench_cleanup() {
 	stack_stop
 	agent_docker_cleanup
+	docker_stop_owned	# a daemon this run started
 	[ -n "$T" ] && rm -rf "$T"
 }
 trap bench_cleanup EXIT

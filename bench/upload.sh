@@ -23,6 +23,7 @@ export SLIPWAY_WORKERS=2
 stack_start >/dev/null || exit 1
 bench_cleanup() {
 	stack_stop
+	docker_stop_owned	# a daemon this run started
 	[ -n "$T" ] && rm -rf "$T"
 }
 trap bench_cleanup EXIT
