@@ -74,6 +74,10 @@ struct req {
 	int			 status;	/* what was sent */
 	uint64_t		 body_read;
 	struct buf		 test_out;	/* unit tests: response captured here */
+	const char		*test_in;	/* unit tests: the body (borrowed) */
+	size_t			 test_in_len, test_in_off;
+	size_t			 test_in_step;	/* bytes per read, 0 = any */
+	size_t			 test_in_fail;	/* a read at this offset fails, 0 = none */
 };
 
 /* Fill from the FastCGI params; -1 (with err set) on bad request lines. */

@@ -14,7 +14,7 @@ OUT=$BLD/tests/fuzz/build
 rm -rf "$OUT"; mkdir -p "$OUT/obj"
 PKGS="fcgi json-c sqlite3 libcurl libarchive libcrypt yaml-0.1"
 CFLAGS="-g -O1 -fsanitize=fuzzer-no-link,address,undefined -DHAVE_CONFIG_H -I$BLD -iquote $SRC/src -iquote $SRC/tests/unit $(pkg-config --cflags $PKGS)"
-LIBS="$(pkg-config --libs $PKGS) -ldl"
+LIBS="$(pkg-config --libs $PKGS) -ldl -pthread"
 
 # The library: the sources of libslipway.a (FUZZ_SOURCES from make).
 objs=()
