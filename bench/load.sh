@@ -23,13 +23,14 @@ SECS=${LOAD_SECONDS:-20}
 MAX=${LOAD_MAX_REQUESTS:-400000}
 REPRO="bash bench/load.sh"
 command -v wrk >/dev/null || { echo "bench/load.sh: wrk is not installed" >&2; exit 1; }
-HAVE_DOCKER=0
-curl -s -m 2 --unix-socket /var/run/docker.sock http://docker/_ping 2>/dev/null | grep -q OK && HAVE_DOCKER=1
 bench_san_note
 
 export SLIPWAY_START_TIMEOUT=30
 stack_start >/dev/null || exit 1
 agent_setup >/dev/null || exit 1
+# stack_start started a daemon if none answered (stopped at the end).
+HAVE_DOCKER=0
+docker_answers && HAVE_DOCKER=1
 bench_cleanup() {
 	hello_stop
 	stack_stop
