@@ -41,14 +41,6 @@
 #define AGENT_DOCKERFILE	"Dockerfile.slipway"
 #define AGENT_PLUGIN_LAUNCHER	"slipway_launcher.py"
 
-static const char *
-gradio_package(void)
-{
-	const char *v = getenv("SLIPWAY_GRADIO_PACKAGE");
-
-	return v == NULL ? AGENT_GRADIO_PACKAGE : v;
-}
-
 /* ------------------------------------------------------------------ */
 /* Images                                                              */
 
@@ -388,7 +380,7 @@ build_python(struct agent_job *c, char **image_id)
 	struct plugin_config cfg;
 	struct app_detect det;
 	json_object *cmd = NULL;
-	const char *base = c->conf->gradio_base_image, *pkg = gradio_package();
+	const char *base = c->conf->gradio_base_image, *pkg = c->conf->gradio_package;
 	const char *entry = NULL;
 	char from[128], err[512];
 	struct stat st;

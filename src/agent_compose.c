@@ -41,14 +41,6 @@
 /* ------------------------------------------------------------------ */
 /* Compose projects                                                    */
 
-static const char *
-compose_program(void)
-{
-	const char *v = getenv("SLIPWAY_COMPOSE");
-
-	return (v != NULL && *v != '\0') ? v : AGENT_COMPOSE_PROGRAM;
-}
-
 /* slipway.instance next to every slipway.app label of the normalised file. */
 static void
 compose_add_instance(struct yamlcfg_node *n, const char *inst)
@@ -182,7 +174,7 @@ compose_run(struct agent_job *c, const char *file, const char *const *args,
 	envp[4] = (char *)"COMPOSE_DOCKER_CLI_BUILD=0";
 	envp[5] = (char *)"DOCKER_BUILDKIT=0";
 	envp[6] = NULL;
-	argv[argc++] = compose_program();
+	argv[argc++] = c->conf->compose_program;
 	/* SLIPWAY_COMPOSE=docker: the compose plugin, `docker compose`. */
 	if (strcmp(argv[0], "docker") == 0 ||
 	    (strlen(argv[0]) > 7 && strcmp(argv[0] + strlen(argv[0]) - 7,

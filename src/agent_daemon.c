@@ -216,7 +216,7 @@ agent_claim_jobs(struct agent *a)
 	int r;
 
 	/* Without Docker, the host runtime's jobs still run (agent_venv.c). */
-	while ((a->ev != NULL || agent_venv_enabled()) &&
+	while ((a->ev != NULL || agent_venv_enabled(a->conf)) &&
 	    agent_count(a, CHILD_JOB, 0) < AGENT_MAX_JOBS) {
 		r = jobs_claim(a->db, (long)getpid(),
 		    (agent_count(a, CHILD_JOB, 1) < AGENT_MAX_BUILDS ? 0 :
@@ -642,7 +642,7 @@ agent_reconcile(struct agent *a)
 	for (j = 0; j < n; j++) {
 		struct agent_app *app = &apps[j];
 
-		if (agent_venv_handles(app))
+		if (agent_venv_handles(a->conf, app))
 			continue;	/* host processes: agent_venv_start */
 		if ((has_job = agent_app_has_job(a->db, app->rowid, 0)) != 0)
 			continue;
@@ -775,7 +775,7 @@ agent_tick(struct agent *a)
 	    &apps, &n) == -1)
 		goto out;
 	for (j = 0; j < n; j++) {
-		if (agent_venv_handles(&apps[j]))
+		if (agent_venv_handles(a->conf, &apps[j]))
 			continue;	/* host processes: agent_venv_tick */
 		c = agent_find_container(&l, &apps[j]);
 		if (c != NULL && strcmp(c->state, "running") == 0) {

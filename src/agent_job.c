@@ -159,29 +159,6 @@ agent_job_path(const struct agent_job *c, struct buf *out, const char *suffix)
 }
 
 
-static int64_t
-app_memory_limit(void)
-{
-	const char *v = getenv("SLIPWAY_APP_MEMORY");
-	uint64_t n;
-
-	if (v == NULL || *v == '\0' || valid_size(v, &n) == -1 ||
-	    n > INT64_MAX)
-		return 0;
-	return (int64_t)n;
-}
-
-static int64_t
-app_pids_limit(void)
-{
-	const char *v = getenv("SLIPWAY_APP_PIDS");
-	long long n;
-
-	if (v == NULL || *v == '\0' || valid_int(v, 1, 1000000, &n) == -1)
-		return 0;
-	return n;
-}
-
 /* ------------------------------------------------------------------ */
 /* Running: environment, container, readiness                          */
 
@@ -253,8 +230,7 @@ agent_job_env(struct agent_job *c, int container_port, struct agent_env *e)
 		agent_env_add(e, "PLUGIN_PARAMS", c->app.params);
 	else if (c->app.type == AGENT_APP_PLUGIN)
 		agent_env_add(e, "PLUGIN_PARAMS", "{}");
-	if ((v = getenv("SLIPWAY_PASS_HF_TOKEN")) != NULL &&
-	    strcmp(v, "1") == 0) {
+	if (c->conf->pass_hf_token) {
 		if ((v = getenv("HF_TOKEN")) != NULL && valid_env_value(v) == 0)
 			agent_env_add(e, "HF_TOKEN", v);
 		if ((v = getenv("HUGGINGFACE_HUB_TOKEN")) != NULL &&
@@ -296,14 +272,6 @@ agent_job_env(struct agent_job *c, int container_port, struct agent_env *e)
 out:
 	json_object_put(o);
 	return rc;
-}
-
-static int
-agent_gpu_wait(void)
-{
-	const char *v = getenv("SLIPWAY_GPU_WAIT");
-
-	return v != NULL && strcmp(v, "1") == 0;
 }
 
 /* Are the app's status and status_detail already these? */
@@ -362,14 +330,14 @@ agent_job_gpus(struct agent_job *c, struct agent_gpu_ids *out)
 		return -1;
 	}
 	/* SLIPWAY_GPU_WAIT=1: apps waiting for room start in their order. */
-	if (agent_gpu_wait() && agent_job_gpu_waiter_ahead(c)) {
+	if (c->conf->gpu_wait && agent_job_gpu_waiter_ahead(c)) {
 		c->wait_gpu = 1;
 		agent_job_fail(c, AGENT_GPU_WAIT_DETAIL, c->app.vram_required);
 		return -1;
 	}
 	r = gpu_reserve(c->db, &inv, c->app.rowid, c->app.vram_required, gpus,
 	    sizeof(gpus), err, sizeof(err));
-	if (r == GPU_RESERVE_NOROOM && agent_gpu_wait()) {
+	if (r == GPU_RESERVE_NOROOM && c->conf->gpu_wait) {
 		c->wait_gpu = 1;
 		agent_job_fail(c, AGENT_GPU_WAIT_DETAIL, c->app.vram_required);
 		return -1;
@@ -466,8 +434,8 @@ job_run_container(struct agent_job *c, const char *image_id, char **cid,
 		spec.nlabels = 3;
 		spec.container_port = cport;
 		spec.host_port = port;
-		spec.memory = app_memory_limit();
-		spec.pids_limit = app_pids_limit();
+		spec.memory = c->conf->app_memory;
+		spec.pids_limit = c->conf->app_pids;
 		spec.gpu_ids = gpus.p;
 		spec.ngpu = gpus.n;
 		agent_job_remove_container(c, c->cname);
@@ -1120,7 +1088,7 @@ agent_job_main(const struct conf *conf, int64_t job_id, pid_t parent)
 	 * SLIPWAY_GPU_WAIT=1: take the GPU room before any work, so an app
 	 * that must wait goes back to the queue without building each time.
 	 */
-	if (agent_gpu_wait() && c.app.vram_required > 0 &&
+	if (c.conf->gpu_wait && c.app.vram_required > 0 &&
 	    (c.kind == JOB_DEPLOY || c.kind == JOB_START ||
 	    c.kind == JOB_RESTART)) {
 		struct agent_gpu_ids early;
@@ -1130,7 +1098,7 @@ agent_job_main(const struct conf *conf, int64_t job_id, pid_t parent)
 			goto finish;
 		}
 	}
-	if (agent_venv_handles(&c.app)) {	/* host runtime: agent_venv.c */
+	if (agent_venv_handles(c.conf, &c.app)) {	/* host runtime: agent_venv.c */
 		rc = agent_venv_job(&c);
 		goto finish;
 	}

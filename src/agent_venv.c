@@ -68,59 +68,17 @@ static const char *const venv_pip_pass[] = {
 /* ------------------------------------------------------------------ */
 /* Settings                                                            */
 
-enum venv_runtime {
-	VENV_RUNTIME_DOCKER,	/* unset, "" or "docker" */
-	VENV_RUNTIME_VENV,	/* "venv" */
-	VENV_RUNTIME_BAD,	/* anything else: refused at start */
-	VENV_RUNTIME__MAX
-};
-
-static enum venv_runtime
-venv_runtime(void)
+int
+agent_venv_enabled(const struct conf *conf)
 {
-	const char *v = getenv("SLIPWAY_GRADIO_RUNTIME");
-
-	if (v == NULL || v[0] == '\0' || strcmp(v, "docker") == 0)
-		return VENV_RUNTIME_DOCKER;
-	if (strcmp(v, "venv") == 0)
-		return VENV_RUNTIME_VENV;
-	return VENV_RUNTIME_BAD;
+	return conf->gradio_venv;
 }
 
 int
-agent_venv_enabled(void)
+agent_venv_handles(const struct conf *conf, const struct agent_app *app)
 {
-	return venv_runtime() == VENV_RUNTIME_VENV;
-}
-
-int
-agent_venv_handles(const struct agent_app *app)
-{
-	return agent_venv_enabled() && (app->type == AGENT_APP_GRADIO ||
+	return agent_venv_enabled(conf) && (app->type == AGENT_APP_GRADIO ||
 	    app->type == AGENT_APP_PLUGIN);
-}
-
-/* A size or count from the environment; 0 when unset or malformed. */
-static int64_t
-venv_env_size(const char *name)
-{
-	const char *v = getenv(name);
-	uint64_t n;
-
-	if (v == NULL || *v == '\0' || valid_size(v, &n) == -1 || n > INT64_MAX)
-		return 0;
-	return (int64_t)n;
-}
-
-static int64_t
-venv_env_count(const char *name)
-{
-	const char *v = getenv(name);
-	long long n;
-
-	if (v == NULL || *v == '\0' || valid_int(v, 1, 1000000, &n) == -1)
-		return 0;
-	return n;
 }
 
 /* ------------------------------------------------------------------ */
@@ -384,7 +342,7 @@ struct venv_report {
 static int
 venv_user_load(struct agent_job *c, struct venv_user *u)
 {
-	const char *name = getenv("SLIPWAY_RUN_USER");
+	const char *name = c->conf->run_user;
 	struct passwd pw, *res = NULL;
 	char *pwbuf = NULL;
 	long sz;
@@ -713,7 +671,7 @@ venv_env_base(const struct venv_ctx *v, struct agent_env *e)
 static int
 venv_find_python(struct agent_job *c, struct buf *out)
 {
-	const char *want = getenv("SLIPWAY_PYTHON"), *path, *p, *e;
+	const char *want = c->conf->python, *path, *p, *e;
 	struct buf cand = BUF_INIT;
 	struct stat st;
 	size_t n;
@@ -920,7 +878,7 @@ venv_prepare(struct agent_job *c, struct venv_ctx *v)
 	struct agent_env env;
 	struct venv_cmd cmd;
 	char hex[2 * SHA256_LEN + 1], **envp = NULL;
-	const char *pkg = getenv("SLIPWAY_GRADIO_PACKAGE"), *argv[12];
+	const char *pkg = c->conf->gradio_package, *argv[12];
 	int64_t deadline;
 	struct stat st;
 	size_t i, na;
@@ -1182,8 +1140,8 @@ venv_launch(struct agent_job *c, struct venv_ctx *v)
 	cmd.outfd = c->logfd;
 	cmd.user = &v->user;
 	cmd.app = 1;
-	cmd.memory = venv_env_size("SLIPWAY_APP_MEMORY");
-	cmd.nproc = venv_env_count("SLIPWAY_APP_PIDS");
+	cmd.memory = c->conf->app_memory;
+	cmd.nproc = c->conf->app_pids;
 	if (c->logfd < 0) {
 		agent_job_fail(c, "the app log cannot be opened");
 		goto out;
@@ -1480,23 +1438,12 @@ agent_venv_start(const struct conf *conf, struct db *db)
 {
 	struct venv_row *rows = NULL;
 	struct agent_app *app;
-	const char *v, *py, *user;
+	const char *py = conf->python, *user = conf->run_user;
 	size_t i, n = 0;
 	int r;
 
-	switch (venv_runtime()) {
-	case VENV_RUNTIME_VENV:
-		break;
-	case VENV_RUNTIME_BAD:
-		v = getenv("SLIPWAY_GRADIO_RUNTIME");
-		log_warnx("SLIPWAY_GRADIO_RUNTIME=%s is neither docker nor venv: "
-		    "gradio and plugin apps run on Docker", v ? v : "");
+	if (!agent_venv_enabled(conf))
 		return;
-	default:
-		return;
-	}
-	py = getenv("SLIPWAY_PYTHON");
-	user = getenv("SLIPWAY_RUN_USER");
 	log_info("gradio and plugin apps run in venvs on this host (python %s, "
 	    "user %s)", py != NULL && *py != '\0' ? py : AGENT_VENV_PYTHON,
 	    user != NULL && *user != '\0' ? user : "of the agent");
@@ -1553,7 +1500,7 @@ agent_venv_tick(const struct conf *conf, struct db *db)
 	int64_t now = db_now();
 	int r;
 
-	if (!agent_venv_enabled() || venv_rows(db, "AND (host_pid IS NOT NULL "
+	if (!agent_venv_enabled(conf) || venv_rows(db, "AND (host_pid IS NOT NULL "
 	    "OR status = 'running')", &rows, &n) == -1)
 		return;
 	for (i = 0; i < n; i++) {

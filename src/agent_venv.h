@@ -77,9 +77,9 @@ struct db;
 #define AGENT_VENV_TYPES_SQL	JOBS_HOST_TYPES_SQL
 
 /* SLIPWAY_GRADIO_RUNTIME is "venv". */
-int	agent_venv_enabled(void);
+int	agent_venv_enabled(const struct conf *);
 /* Does the host runtime run this app?  1 or 0. */
-int	agent_venv_handles(const struct agent_app *);
+int	agent_venv_handles(const struct conf *, const struct agent_app *);
 
 /* The job (deploy, start, restart, stop, delete) of such an app: 0, or -1
  * with the reason in the job (agent_job_fail). */

@@ -47,6 +47,47 @@ conf_path(const char *dir, const char *leaf)
 	return buf_detach(&b, NULL);
 }
 
+/* The agent's settings (read by every program: one place, one check). */
+static int
+conf_load_agent(struct conf *c)
+{
+	const char *v;
+	long long n;
+	uint64_t sz;
+
+	v = getenv("SLIPWAY_GRADIO_PACKAGE");	/* set but empty: none */
+	c->gradio_package = xstrdup(v != NULL ? v : AGENT_GRADIO_PACKAGE);
+	c->compose_program = xstrdup(conf_env("SLIPWAY_COMPOSE",
+	    AGENT_COMPOSE_PROGRAM));
+	v = conf_env("SLIPWAY_APP_MEMORY", "");
+	if (*v != '\0' && (valid_size(v, &sz) == -1 || sz > INT64_MAX)) {
+		log_warnx("SLIPWAY_APP_MEMORY: '%s' is not a size like 2g", v);
+		return -1;
+	}
+	c->app_memory = *v != '\0' ? (int64_t)sz : 0;
+	if (conf_int("SLIPWAY_APP_PIDS", 0, 1, 1000000, &n) == -1)
+		return -1;
+	c->app_pids = n;
+	if (conf_int("SLIPWAY_PASS_HF_TOKEN", 0, 0, 1, &n) == -1)
+		return -1;
+	c->pass_hf_token = (int)n;
+	if (conf_int("SLIPWAY_GPU_WAIT", 0, 0, 1, &n) == -1)
+		return -1;
+	c->gpu_wait = (int)n;
+	v = conf_env("SLIPWAY_GRADIO_RUNTIME", "docker");
+	if (strcmp(v, "docker") != 0 && strcmp(v, "venv") != 0) {
+		log_warnx("SLIPWAY_GRADIO_RUNTIME: '%s' is neither docker nor "
+		    "venv", v);
+		return -1;
+	}
+	c->gradio_venv = strcmp(v, "venv") == 0;
+	v = getenv("SLIPWAY_PYTHON");
+	c->python = (v && *v) ? xstrdup(v) : NULL;
+	v = getenv("SLIPWAY_RUN_USER");
+	c->run_user = (v && *v) ? xstrdup(v) : NULL;
+	return 0;
+}
+
 int
 conf_load(struct conf *c)
 {
@@ -134,7 +175,7 @@ conf_load(struct conf *c)
 	if (conf_int("SLIPWAY_DEBUG", 0, 0, 1, &n) == -1)
 		return -1;
 	c->debug = (int)n;
-	return 0;
+	return conf_load_agent(c);
 }
 
 void
@@ -147,6 +188,8 @@ conf_free(struct conf *c)
 		&c->bind, &c->public_host, &c->max_upload_str,
 		&c->docker_socket, &c->nginx_bin, &c->nginx_conf,
 		&c->nginx_pid, &c->apps_include, &c->gradio_base_image,
+		&c->gradio_package, &c->compose_program, &c->python,
+		&c->run_user,
 	};
 	size_t i;
 

@@ -21,6 +21,17 @@
  *   SLIPWAY_GRADIO_BASE_IMAGE python:3.10-slim
  *   SLIPWAY_TEMPLATES_DIR   (none)           extra built-in templates folder
  *   SLIPWAY_DEBUG           0                debug logging
+ * The agent's:
+ *   SLIPWAY_GRADIO_PACKAGE  gradio           what pip installs for gradio apps
+ *   SLIPWAY_COMPOSE         docker-compose   the compose program
+ *   SLIPWAY_APP_MEMORY      (none)           memory limit per app (a size)
+ *   SLIPWAY_APP_PIDS        (none)           process limit per app, 1..1000000
+ *   SLIPWAY_PASS_HF_TOKEN   0                1: pass HF_TOKEN and
+ *                                            HUGGINGFACE_HUB_TOKEN to apps
+ *   SLIPWAY_GPU_WAIT        0                1: apps wait in queued for GPUs
+ *   SLIPWAY_GRADIO_RUNTIME  docker           docker or venv (host runtime)
+ *   SLIPWAY_PYTHON          python3          the venv runtime's interpreter
+ *   SLIPWAY_RUN_USER        (the agent's)    the venv runtime's user
  *
  * (Not config.h: that name is autoconf's.)
  */
@@ -59,6 +70,16 @@ struct conf {
 	char		*apps_include;
 	char		*gradio_base_image;
 	int		 debug;
+	/* the agent's */
+	char		*gradio_package;
+	char		*compose_program;
+	int64_t		 app_memory;	/* bytes, 0: no limit */
+	int64_t		 app_pids;	/* 0: no limit */
+	int		 pass_hf_token;
+	int		 gpu_wait;
+	int		 gradio_venv;	/* SLIPWAY_GRADIO_RUNTIME=venv */
+	char		*python;	/* NULL: AGENT_VENV_PYTHON from PATH */
+	char		*run_user;	/* NULL: the agent's user */
 };
 
 /* Read the environment; returns -1 with a message logged on a bad value. */

@@ -15,6 +15,7 @@
 #include "agent_int.h"
 #include "agent_venv.h"
 #include "buf.h"
+#include "conf.h"
 #include "tap.h"
 
 struct stat_case {
@@ -111,36 +112,46 @@ test_handles(void)
 		const char		*runtime;	/* NULL: unset */
 		enum agent_app_type	 type;
 		int			 want;
+		int			 loads;
 	} cases[] = {
-		{ NULL, AGENT_APP_GRADIO, 0 },
-		{ "", AGENT_APP_GRADIO, 0 },
-		{ "docker", AGENT_APP_PLUGIN, 0 },
-		{ "Venv", AGENT_APP_GRADIO, 0 },
-		{ "venv ", AGENT_APP_GRADIO, 0 },
-		{ "venv", AGENT_APP_GRADIO, 1 },
-		{ "venv", AGENT_APP_PLUGIN, 1 },
-		{ "venv", AGENT_APP_DOCKER, 0 },
-		{ "venv", AGENT_APP_COMPOSE, 0 },
-		{ "venv", AGENT_APP_IMAGE, 0 },
+		{ NULL, AGENT_APP_GRADIO, 0, 1 },
+		{ "", AGENT_APP_GRADIO, 0, 1 },
+		{ "docker", AGENT_APP_PLUGIN, 0, 1 },
+		{ "Venv", AGENT_APP_GRADIO, 0, 0 },
+		{ "venv ", AGENT_APP_GRADIO, 0, 0 },
+		{ "venv", AGENT_APP_GRADIO, 1, 1 },
+		{ "venv", AGENT_APP_PLUGIN, 1, 1 },
+		{ "venv", AGENT_APP_DOCKER, 0, 1 },
+		{ "venv", AGENT_APP_COMPOSE, 0, 1 },
+		{ "venv", AGENT_APP_IMAGE, 0, 1 },
 	};
 	struct agent_app app;
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct conf conf;
+		int loaded;
+
 		if (cases[i].runtime == NULL)
 			unsetenv("SLIPWAY_GRADIO_RUNTIME");
 		else
 			setenv("SLIPWAY_GRADIO_RUNTIME", cases[i].runtime, 1);
+		memset(&conf, 0, sizeof(conf));
+		loaded = conf_load(&conf) == 0;
 		memset(&app, 0, sizeof(app));
 		app.type = cases[i].type;
-		is(agent_venv_handles(&app), cases[i].want,
+		/* a value that is neither docker nor venv stops the start */
+		is(loaded && agent_venv_handles(&conf, &app), cases[i].want,
 		    "runtime '%s', type %s", cases[i].runtime ?
 		    cases[i].runtime : "(unset)", agent_type_names[cases[i].type]);
+		is(loaded, cases[i].loads, "runtime '%s': %s", cases[i].runtime ?
+		    cases[i].runtime : "(unset)", cases[i].loads ? "accepted" :
+		    "refused at start");
+		ok(!loaded || agent_venv_enabled(&conf) == (cases[i].runtime &&
+		    strcmp(cases[i].runtime, "venv") == 0), "enabled matches");
+		conf_free(&conf);
 	}
-	setenv("SLIPWAY_GRADIO_RUNTIME", "venv", 1);
-	ok(agent_venv_enabled(), "venv enabled");
 	unsetenv("SLIPWAY_GRADIO_RUNTIME");
-	ok(!agent_venv_enabled(), "unset: Docker");
 }
 
 int
