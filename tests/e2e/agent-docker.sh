@@ -186,7 +186,9 @@ ok $([ "$nhello" -ge "$want" ]; echo $?) "every output line of the container in 
 is "$(grep -c "hello from the app on port $PORT" "$LOG")" "$nhello" "no output copied twice after the agent restart"
 
 # ------------------------------------------------------------ kill -9 during a build
-C=$(app_create docker "$(src busybox-slow)")
+SLOW=$(src busybox-slow)
+head -c 16 /dev/urandom | od -An -tx1 >"$SLOW/nonce"	# no cached layer
+C=$(app_create docker "$SLOW")
 st=$(app_wait "$C" building 20)
 is "$st" building "slow app is building"
 sleep 1

@@ -54,6 +54,7 @@ APP_corrupt=$X
 mkdir -p "$T/slow"
 cp -a "$SLIPWAY_SRCDIR/tests/data/apps/busybox-slow/." "$T/slow/"
 cp /bin/busybox "$T/slow/busybox"
+head -c 16 /dev/urandom | od -An -tx1 >"$T/slow/nonce"	# no cached layer
 X=$(app_create docker "$T/slow")
 st=$(app_wait "$X" 'running|error' 30)
 is "$st" error "a build over the limit -> error"

@@ -30,10 +30,12 @@ mk_app() {	# DIR SCRIPT [RUN_JSON]
 	mkdir -p "$1/www"
 	cp "$(busybox_path)" "$1/busybox"
 	echo "app $(basename "$1")" >"$1/www/index.html"
+	[ -n "${3:-}" ] && head -c 16 /dev/urandom | od -An -tx1 >"$1/nonce"
 	{
 		echo "FROM scratch"
 		echo "COPY busybox /bin/busybox"
-		[ -n "${3:-}" ] && echo "RUN $3"
+		# a RUN step is never a cached layer from an earlier run
+		[ -n "${3:-}" ] && echo "COPY nonce /.nonce" && echo "RUN $3"
 		echo "COPY www /www"
 		printf 'CMD ["/bin/busybox", "sh", "-c", "%s"]\n' "$2"
 	} >"$1/Dockerfile"
