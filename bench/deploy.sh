@@ -18,7 +18,7 @@
 . "$SLIPWAY_SRCDIR/bench/lib.sh"
 ROUNDS=${ROUNDS:-3}
 REPRO="bash bench/deploy.sh"
-curl -s -m 2 --unix-socket /var/run/docker.sock http://docker/_ping 2>/dev/null | grep -q OK ||
+docker_ensure >/dev/null ||	# stopped by bench_cleanup if started here
 	{ echo "bench/deploy.sh: skipped: no Docker daemon" >&2; exit 0; }
 bench_san_note
 

@@ -15,7 +15,7 @@
 . "$SLIPWAY_SRCDIR/bench/lib.sh"
 ROUNDS=${ROUNDS:-2}
 REPRO="bash bench/gradio-deps.sh"
-curl -s -m 2 --unix-socket /var/run/docker.sock http://docker/_ping 2>/dev/null | grep -q OK ||
+docker_ensure >/dev/null ||	# stopped by bench_cleanup if started here
 	{ echo "bench/gradio-deps.sh: skipped: no Docker daemon" >&2; exit 0; }
 BASE=slipway-test/python:3.11
 docker image inspect "$BASE" >/dev/null 2>&1 && BASE_WAS_THERE=1 || BASE_WAS_THERE=0

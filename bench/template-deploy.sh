@@ -13,7 +13,7 @@
 ROUNDS=${ROUNDS:-5}
 GOAL_MS=1500
 
-curl -s -m 2 --unix-socket /var/run/docker.sock http://docker/_ping 2>/dev/null | grep -q OK ||
+docker_ensure >/dev/null ||	# stopped by bench_cleanup if started here
 	{ echo "bench/template-deploy.sh: skipped: no Docker daemon" >&2; exit 0; }
 BUSYBOX=/bin/busybox
 file -L "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' || BUSYBOX=$(command -v busybox)
