@@ -349,7 +349,7 @@ venv_user_load(struct agent_job *c, struct venv_user *u)
 	int n, e, rc = -1;
 
 	memset(u, 0, sizeof(*u));
-	if (name == NULL || name[0] == '\0')
+	if (name == NULL)
 		return 0;
 	if ((sz = sysconf(_SC_GETPW_R_SIZE_MAX)) < 1024)
 		sz = 16384;
@@ -677,7 +677,7 @@ venv_find_python(struct agent_job *c, struct buf *out)
 	size_t n;
 	int rc = -1;
 
-	if (want == NULL || want[0] == '\0')
+	if (want == NULL)
 		want = AGENT_VENV_PYTHON;
 	if (strchr(want, '/') != NULL) {
 		if (want[0] == '/' && stat(want, &st) == 0 &&
@@ -887,8 +887,6 @@ venv_prepare(struct agent_job *c, struct venv_ctx *v)
 	memset(&env, 0, sizeof(env));
 	memset(&cmd, 0, sizeof(cmd));
 	deadline = agent_now_ms() + (int64_t)c->conf->build_timeout * 1000;
-	if (pkg == NULL)
-		pkg = AGENT_GRADIO_PACKAGE;
 	if (venv_user_load(c, &v->user) == -1 || venv_find_python(c, &host) == -1 ||
 	    venv_entry(c, v, &launcher) == -1)
 		goto out;
@@ -1445,8 +1443,8 @@ agent_venv_start(const struct conf *conf, struct db *db)
 	if (!agent_venv_enabled(conf))
 		return;
 	log_info("gradio and plugin apps run in venvs on this host (python %s, "
-	    "user %s)", py != NULL && *py != '\0' ? py : AGENT_VENV_PYTHON,
-	    user != NULL && *user != '\0' ? user : "of the agent");
+	    "user %s)", py != NULL ? py : AGENT_VENV_PYTHON,
+	    user != NULL ? user : "of the agent");
 	if ((r = jobs_requeue_orphans(db, (long)getpid())) > 0)
 		log_info("%d interrupted job(s) queued again", r);
 	if (venv_rows(db, "", &rows, &n) == -1) {
